@@ -1,0 +1,161 @@
+"""Inference on image files with any clipdense config (segmentation or detection).
+
+Used by ``tools/infer.py``. Open-vocabulary models (those with ``set_vocabulary``) take any words;
+closed-set models accept a vocabulary that is a subset of the classes they were trained on and
+restrict their predictions to it.
+"""
+import os
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.dataset import Compose
+from mmengine.registry import init_default_scope
+from mmengine.utils import import_modules_from_strings
+
+from clipdense.clip.text_classifier import parse_class_names, parse_vocabulary
+from clipdense.utils import install_checkpoint_loader, trust_checkpoints
+
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+
+
+def collect_images(inputs: Sequence[str]) -> List[Path]:
+    """Image files from paths and folders (folders: sorted, non-recursive)."""
+    images = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise FileNotFoundError(f'folder {path} contains no images ({IMAGE_SUFFIXES})')
+            images += found
+        elif path.is_file():
+            images.append(path)
+        else:
+            raise FileNotFoundError(f'input {path} does not exist')
+    if not images:
+        raise ValueError('no input images given')
+    return images
+
+
+def read_vocabulary(texts: Optional[str] = None, vocab_file: Optional[str] = None):
+    """Parses ``--texts "cat, dog; puppy"`` or a file (one class per line, synonyms with ';')."""
+    if texts and vocab_file:
+        raise ValueError('give either --texts or --vocab, not both')
+    if vocab_file:
+        if not os.path.isfile(vocab_file):
+            raise FileNotFoundError(f'vocabulary file not found: {vocab_file}')
+        with open(vocab_file, encoding='utf-8') as f:
+            lines = [line.strip() for line in f if line.strip() and not line.startswith('#')]
+        if not lines:
+            raise ValueError(f'vocabulary file {vocab_file} is empty')
+        return parse_class_names(lines)
+    if texts is not None:
+        if not texts.strip(' ,;\n'):
+            raise ValueError('the vocabulary given with --texts is empty')
+        return parse_vocabulary(texts)
+    return None
+
+
+def _config_classes(cfg: Config) -> Optional[tuple]:
+    """Class names of the config's test dataset (its METAINFO or a metainfo override)."""
+    from mmengine.registry import DATASETS
+    dataset = cfg.test_dataloader.dataset
+    if dataset.get('metainfo', {}).get('classes'):
+        return tuple(dataset.metainfo['classes'])
+    dataset_cls = DATASETS.get(dataset.type)
+    return tuple(dataset_cls.METAINFO['classes']) if dataset_cls is not None else None
+
+
+class Predictor:
+    """Builds a model from a config (+ optional checkpoint) and predicts on image files.
+
+    Args:
+        config: config file or :class:`Config`.
+        checkpoint: trained weights; optional for zero-shot models whose weights come from the
+            config. Named explicitly, so it is trusted (see ``clipdense.utils.checkpoint``).
+        vocabulary: class names (synonym lists allowed) or None for the model's own classes.
+    """
+
+    def __init__(self, config, checkpoint: Optional[str] = None, device: str = 'cpu',
+                 vocabulary=None):
+        cfg = Config.fromfile(config) if not isinstance(config, Config) else config
+        if cfg.get('custom_imports'):
+            import_modules_from_strings(**cfg.custom_imports)
+        self.task = 'det' if cfg.get('default_scope') == 'mmdet' else 'seg'
+        init_default_scope(cfg.get('default_scope', 'mmseg'))
+        from mmengine.registry import MODELS
+        cfg.model.train_cfg = None
+        model = MODELS.build(cfg.model)
+        classes = _config_classes(cfg)
+        if checkpoint is not None:
+            if not os.path.isfile(checkpoint):
+                raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
+            from mmengine.runner import load_checkpoint
+            install_checkpoint_loader()
+            trust_checkpoints(checkpoint)
+            meta = load_checkpoint(model, checkpoint, map_location='cpu').get('meta', {})
+            classes = tuple(meta.get('dataset_meta', {}).get('classes') or classes or ())
+        elif hasattr(model, 'init_weights'):
+            model.init_weights()
+        self.model = model.to(device).eval()
+        self.cfg = cfg
+        self.model_classes = list(classes or ())
+        self.class_index = None  # positions of the vocabulary in a closed-set model's classes
+        if vocabulary is None:
+            if not self.model_classes:
+                raise ValueError('the model has no class names; give a vocabulary')
+            self.class_names = list(self.model_classes)
+        elif hasattr(model, 'set_vocabulary'):
+            model.set_vocabulary(vocabulary)
+            self.class_names = [names[0] for names in vocabulary]
+        else:
+            self.class_index, self.class_names = self._match_closed_set(vocabulary)
+        pipeline = [dict(t) for t in cfg.test_dataloader.dataset.pipeline
+                    if t['type'] not in ('LoadAnnotations', 'LoadPanopticAnnotations')]
+        self.pipeline = Compose(pipeline)
+
+    def _match_closed_set(self, vocabulary):
+        lookup = {name.lower(): i for i, name in enumerate(self.model_classes)}
+        index, names = [], []
+        for synonyms in vocabulary:
+            hits = [lookup[s.lower()] for s in synonyms if s.lower() in lookup]
+            if not hits:
+                raise ValueError(
+                    f'class {synonyms[0]!r} is not one of this closed-set model\'s classes '
+                    f'{self.model_classes}; use an open-vocabulary config for new words')
+            index.append(hits[0])
+            names.append(self.model_classes[hits[0]])
+        return index, names
+
+    @torch.no_grad()
+    def predict(self, image_path: str):
+        """Seg: ``(H, W)`` int64 indices into ``class_names``. Det: dict of boxes/scores/labels."""
+        data = self.pipeline(dict(img_path=str(image_path)))
+        batch = dict(inputs=[data['inputs']], data_samples=[data['data_samples']])
+        sample = self.model.test_step(batch)[0]
+        if self.task == 'seg':
+            logits = sample.seg_logits.data  # (C, H, W) at the original image size
+            if self.class_index is not None:
+                logits = logits[self.class_index]
+            return logits.argmax(0).cpu().numpy()
+        instances = sample.pred_instances
+        keep = torch.ones(len(instances), dtype=torch.bool)
+        labels = instances.labels.cpu()
+        if self.class_index is not None:
+            mapping = {c: i for i, c in enumerate(self.class_index)}
+            keep = torch.tensor([int(l) in mapping for l in labels], dtype=torch.bool)
+            labels = torch.tensor([mapping.get(int(l), -1) for l in labels])
+        return dict(boxes=instances.bboxes.cpu()[keep].numpy(),
+                    scores=instances.scores.cpu()[keep].numpy(), labels=labels[keep].numpy())
+
+
+def palette(num_classes: int) -> np.ndarray:
+    """A fixed RGB colour per class ``(K, 3)`` uint8: hues a golden angle apart, so neighbouring
+    class indices never look alike; saturation and value alternate for large vocabularies."""
+    import colorsys
+    colours = [colorsys.hsv_to_rgb((i * 0.618033988749895) % 1.0, 0.85 - 0.25 * (i // 7 % 2),
+                                   0.95 - 0.3 * (i // 14 % 2)) for i in range(num_classes)]
+    return (np.array(colours).reshape(-1, 3) * 255).round().astype(np.uint8)

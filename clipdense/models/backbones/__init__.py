@@ -1,0 +1,3 @@
+from .clip_resnet import CLIPResNet
+
+__all__ = ['CLIPResNet']

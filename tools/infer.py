@@ -1,0 +1,91 @@
+"""Segment or detect any images with any words.
+
+    python tools/infer.py CONFIG IMAGE_OR_FOLDER [...] [--checkpoint CKPT]
+        [--texts "cat, dog; puppy, grass" | --vocab FILE] [--out-dir DIR] [--score-thr 0.3]
+
+Writes per image: ``<name>_overlay.png`` (with a legend) and, for segmentation, ``<name>_labels.png``
+(class indices into the vocabulary), for detection ``<name>.json``; plus ``results.json``.
+Synonyms of one class are separated by ';', classes by ','. Without a vocabulary the model's own
+classes are used.
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Open-vocabulary inference on images')
+    parser.add_argument('config', help='model config file')
+    parser.add_argument('inputs', nargs='+', help='image files and/or folders of images')
+    parser.add_argument('--checkpoint', help='trained weights (optional for zero-shot configs)')
+    parser.add_argument('--texts', help='comma-separated class names; ";" separates synonyms')
+    parser.add_argument('--vocab', help='file with one class per line (";" for synonyms)')
+    parser.add_argument('--out-dir', default='infer_out', help='output folder')
+    parser.add_argument('--device', default='cpu', help='e.g. cpu or cuda:0')
+    parser.add_argument('--score-thr', type=float, default=0.3, help='detection score threshold')
+    parser.add_argument('--opacity', type=float, default=0.5, help='segmentation overlay opacity')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import numpy as np
+    from PIL import Image
+    from tqdm import tqdm
+
+    from clipdense.apis.inference import Predictor, collect_images, palette, read_vocabulary
+    from clipdense.apis.visualize import (draw_detections, draw_segmentation, label_map_dtype,
+                                          write_json, write_png)
+
+    vocabulary = read_vocabulary(args.texts, args.vocab)
+    images = collect_images(args.inputs)
+    stems = [p.stem for p in images]
+    duplicates = sorted({s for s in stems if stems.count(s) > 1})
+    if duplicates:
+        raise ValueError(f'several inputs share the names {duplicates}; outputs would collide')
+    unreadable = []
+    for path in images:
+        try:
+            with Image.open(path) as im:
+                im.verify()
+        except Exception as err:  # PIL raises many types for broken files
+            unreadable.append(f'{path} ({err})')
+    if unreadable:
+        raise ValueError('unreadable images: ' + '; '.join(unreadable))
+
+    predictor = Predictor(args.config, args.checkpoint, args.device, vocabulary)
+    names = predictor.class_names
+    colours = palette(len(names))
+    os.makedirs(args.out_dir, exist_ok=True)
+    summary = dict(task=predictor.task, classes=names, images=[])
+    for path in tqdm(images, desc='infer', unit='img'):
+        rgb = np.asarray(Image.open(path).convert('RGB'))
+        prediction = predictor.predict(str(path))
+        base = os.path.join(args.out_dir, path.stem)
+        entry = dict(image=str(path), overlay=f'{base}_overlay.png')
+        if predictor.task == 'seg':
+            write_png(f'{base}_labels.png', prediction.astype(label_map_dtype(len(names))))
+            write_png(entry['overlay'], draw_segmentation(rgb, prediction, names, colours,
+                                                          args.opacity))
+            present, counts = np.unique(prediction, return_counts=True)
+            entry.update(labels=f'{base}_labels.png', pixel_fraction={
+                names[c]: round(float(n) / prediction.size, 4) for c, n in zip(present, counts)})
+        else:
+            keep = prediction['scores'] >= args.score_thr
+            kept = {k: v[keep] for k, v in prediction.items()}
+            detections = [dict(bbox=[round(float(v), 2) for v in box], score=float(score),
+                               label=int(label), class_name=names[label])
+                          for box, score, label in zip(kept['boxes'], kept['scores'],
+                                                       kept['labels'])]
+            write_json(f'{base}.json', detections)
+            write_png(entry['overlay'], draw_detections(rgb, kept, names, colours))
+            entry.update(detections=f'{base}.json', count=len(detections))
+        summary['images'].append(entry)
+    write_json(os.path.join(args.out_dir, 'results.json'), summary)
+    return summary
+
+
+if __name__ == '__main__':
+    main()

@@ -1,6 +1,7 @@
 """Train a clipdense (or any mmseg/mmdet) config with mmengine's Runner.
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--cfg-options k=v]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT] | --load-from CKPT] [--amp]
+        [--cfg-options k=v ...]
     torchrun --nproc_per_node N tools/train.py CONFIG --launcher pytorch
 """
 import argparse
@@ -19,6 +20,7 @@ def parse_args(argv=None):
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from CKPT, or from the latest checkpoint in the work dir '
                         'when no path is given')
+    parser.add_argument('--load-from', help='initialise from this (trusted) checkpoint\'s weights')
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. train_cfg.max_iters=100')
@@ -38,11 +40,13 @@ def main(argv=None):
         if optim_wrapper != 'AmpOptimWrapper':
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.load_from:
+        cfg.load_from = args.load_from
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
-    prepare_runtime(cfg, args.resume if args.resume not in (None, 'auto') else None)
+    prepare_runtime(cfg, args.load_from, args.resume if args.resume != 'auto' else None)
 
     from mmengine.runner import Runner
     runner = Runner.from_cfg(cfg)

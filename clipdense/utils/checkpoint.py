@@ -2,7 +2,7 @@
 
 mmengine 0.10.7 calls ``torch.load`` without ``weights_only``; torch >= 2.6 then refuses training
 checkpoints (they pickle MessageHub/HistoryBuffer objects and numpy scalars), so ``--resume``
-breaks. The rule here: a checkpoint the user names on the command line (``--resume``,
+breaks. The rule here: a checkpoint the user names on the command line (``--resume``, ``--load-from``,
 ``tools/test.py CHECKPOINT``, ``tools/infer.py --checkpoint``) or one inside the run's own work
 directory is the project's own training checkpoint and is fully unpickled; every other file
 (e.g. a config's ``load_from``) is loaded with ``weights_only=True`` and a clear error explains how
@@ -41,7 +41,8 @@ def load_local_checkpoint(filename: str, map_location=None):
         raise RuntimeError(
             f'{filename} holds more than weights (e.g. a training state) and is not one of this '
             'run\'s own checkpoints, so it is not fully unpickled. If you trust it, pass it '
-            'explicitly: --resume FILE (train), CHECKPOINT (test), --checkpoint FILE (infer); or '
+            'explicitly: --resume/--load-from FILE (train), CHECKPOINT (test), --checkpoint FILE '
+            '(infer); or '
             're-save its "state_dict" as a plain weights file.') from err
 
 

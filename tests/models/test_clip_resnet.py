@@ -53,3 +53,10 @@ def test_registered_for_segmentation_and_detection():
     from mmdet.registry import MODELS as DET
     from mmseg.registry import MODELS as SEG
     assert SEG.get('CLIPResNet') is CLIPResNet and DET.get('CLIPResNet') is CLIPResNet
+
+
+def test_missing_pretrained_file_says_what_to_pass(tmp_path):
+    from clipdense.clip import CLIPWeightsError
+    backbone = CLIPResNet(layers=[1, 1, 1, 1], width=8, pretrained=str(tmp_path / 'RN50.pt'))
+    with pytest.raises(CLIPWeightsError, match=r'not found: .*RN50.pt.*local file'):
+        backbone.init_weights()

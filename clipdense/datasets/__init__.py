@@ -1,0 +1,9 @@
+from .toy import ToyADEDataset, ToyCocoDataset
+from .toy_scenes import (TOY_CLASSES, TOY_COCO_CATEGORY_IDS, TOY_PALETTE, TOY_STUFF_CLASSES,
+                         TOY_THING_CLASSES, TOY_THING_PALETTE, make_toy_ade, make_toy_coco)
+
+__all__ = [
+    'ToyADEDataset', 'ToyCocoDataset', 'TOY_CLASSES', 'TOY_PALETTE', 'TOY_STUFF_CLASSES',
+    'TOY_THING_CLASSES', 'TOY_THING_PALETTE', 'TOY_COCO_CATEGORY_IDS', 'make_toy_ade',
+    'make_toy_coco'
+]

@@ -2,9 +2,26 @@
 import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction  # noqa: F401  (re-exported for the tools)
+from mmengine.config import Config, DictAction
 
 from clipdense.utils import install_checkpoint_loader, prepare_distributed, trust_checkpoints
+
+
+def add_runner_arguments(parser) -> None:
+    """``--work-dir``, ``--cfg-options``, ``--launcher`` and ``--local-rank``, shared by the tools."""
+    parser.add_argument('--work-dir', help='directory for logs and checkpoints')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, e.g. train_cfg.max_iters=100')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_runner_args(parser, argv=None):
+    """Parses and exports ``LOCAL_RANK`` for launchers that pass it as an argument."""
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
 
 
 def load_config(config_path: str, cfg_options=None, work_dir=None, launcher='none') -> Config:

@@ -1,0 +1,80 @@
+"""COCO instance annotations -> COCO-Object semantic label maps (background + 80 things).
+
+    python tools/dataset_converters/coco_object.py \
+        --ann-file data/coco_stuff164k/annotations/instances_val2017.json \
+        --out-dir data/coco_stuff164k/annotations/val2017
+
+Writes ``<image stem>_instanceTrainIds.png`` (uint8) per image: 0 is background (stuff and
+unlabelled pixels), ``i`` the ``i``-th category in ascending category-id order (1..80 for COCO).
+Instances are painted in annotation order, later ones over earlier ones; crowd regions count as
+their class.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+import numpy as np
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+from clipdense.datasets.coco_object import COCO_OBJECT_SEG_SUFFIX  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Convert COCO instances to COCO-Object maps')
+    parser.add_argument('--ann-file', required=True, help='COCO instances_*.json')
+    parser.add_argument('--out-dir', required=True, help='folder for the label PNGs')
+    parser.add_argument('--nproc', type=int, default=1, help='worker processes')
+    return parser.parse_args(argv)
+
+
+def category_labels(coco) -> dict:
+    """COCO category id -> label (1-based, ascending id order)."""
+    return {cat_id: index + 1 for index, cat_id in enumerate(sorted(coco.getCatIds()))}
+
+
+def object_label_map(coco, image_id: int, labels: dict) -> np.ndarray:
+    """``(H, W)`` uint8 label map of one image."""
+    info = coco.loadImgs(image_id)[0]
+    label = np.zeros((info['height'], info['width']), np.uint8)
+    for ann in coco.loadAnns(coco.getAnnIds(imgIds=image_id, iscrowd=None)):
+        label[coco.annToMask(ann).astype(bool)] = labels[ann['category_id']]
+    return label
+
+
+def convert(ann_file: str, out_dir: str, nproc: int = 1) -> int:
+    """Writes one PNG per image; returns the number written."""
+    import cv2
+    from pycocotools.coco import COCO
+    if not osp.isfile(ann_file):
+        raise FileNotFoundError(f'COCO annotation file not found: {ann_file}')
+    coco = COCO(ann_file)
+    labels = category_labels(coco)
+    if len(labels) > 254:
+        raise ValueError(f'{len(labels)} categories do not fit uint8 label maps')
+    os.makedirs(out_dir, exist_ok=True)
+    image_ids = sorted(coco.getImgIds())
+
+    def write(image_id):
+        stem = osp.splitext(coco.loadImgs(image_id)[0]['file_name'])[0]
+        cv2.imwrite(osp.join(out_dir, stem + COCO_OBJECT_SEG_SUFFIX),
+                    object_label_map(coco, image_id, labels))
+
+    if nproc > 1:
+        from multiprocessing.pool import ThreadPool
+        with ThreadPool(nproc) as pool:
+            pool.map(write, image_ids)
+    else:
+        for image_id in image_ids:
+            write(image_id)
+    return len(image_ids)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    count = convert(args.ann_file, args.out_dir, args.nproc)
+    print(f'wrote {count} COCO-Object label maps to {args.out_dir}')
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -3,7 +3,7 @@
 Importing the package registers its models, datasets and runtime helpers into the upstream
 OpenMMLab registries; heavy dependencies (open_clip) are imported only when a model is built.
 """
-from . import datasets, models, utils  # noqa: F401  (registration)
+from . import datasets, models, ops, utils  # noqa: F401  (registration)
 from .version import __version__
 
 __all__ = ['__version__']

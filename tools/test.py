@@ -1,6 +1,6 @@
 """Evaluate a checkpoint with mmengine's Runner (segmentation or detection configs).
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--show-dir DIR] [--cfg-options k=v]
+    python tools/test.py CONFIG [CHECKPOINT] [--work-dir DIR] [--show-dir DIR] [--cfg-options k=v]
 """
 import argparse
 import os
@@ -15,7 +15,9 @@ from clipdense.apis.runner import (add_runner_arguments, enable_visualization,  
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Test (and evaluate) a model')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('checkpoint', nargs='?',
+                        help='checkpoint file; omit it for zero-shot configs whose weights all '
+                        'come from the config (e.g. MaskCLIP)')
     parser.add_argument('--out', help='dump the raw predictions to this pickle file')
     parser.add_argument('--show', action='store_true', help='show results in a window')
     parser.add_argument('--show-dir', help='directory to write painted predictions to')
@@ -27,7 +29,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
-    if not os.path.isfile(args.checkpoint):
+    if args.checkpoint is not None and not os.path.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:

@@ -48,7 +48,8 @@ def module_fingerprint(module: nn.Module) -> str:
     digest = hashlib.sha256()
     for name, tensor in list(module.named_parameters()) + list(module.named_buffers()):
         digest.update(f'{name}:{tuple(tensor.shape)}:{tensor.dtype}'.encode())
-        digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+        raw = tensor.detach().cpu().contiguous().reshape(-1)  # reshape: 0-dim tensors too
+        digest.update(raw.view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()[:20]
 
 

@@ -178,8 +178,15 @@ def test_mmdet_single_roi_extractor():
     pytest.importorskip('mmdet')
     pytest.importorskip('mmcv.ops')
     from mmdet.registry import MODELS
+    from mmengine.registry import DefaultScope
     ops.register_openmmlab_modules()
     assert MODELS.get('RoIAlignFast') is ops.RoIAlignFast
+    # other tests may leave 'mmseg' as the process-wide default scope
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        _check_single_roi_extractor(MODELS)
+
+
+def _check_single_roi_extractor(MODELS):
     extractor = MODELS.build(dict(
         type='SingleRoIExtractor',
         roi_layer=dict(type='RoIAlignFast', output_size=7, sampling_ratio=0),

@@ -11,7 +11,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_CONFIG = 'configs/denseclip/fpn_clip-rn-tiny_1xb8-400i_toy-ade-96x96.py'
+DEFAULT_CONFIG = 'configs/denseclip/denseclip_rn-tiny_1xb8-400i_toy-ade-96x96.py'
 
 
 def run(cmd):

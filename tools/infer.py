@@ -2,13 +2,17 @@
 
     python tools/infer.py CONFIG IMAGE_OR_FOLDER [...] [--checkpoint CKPT]
         [--texts "cat, dog; puppy, grass" | --vocab FILE] [--out-dir DIR] [--score-thr 0.3]
+        [--probs] [--bg-threshold 0.5]
 
 Writes per image: ``<name>_overlay.png`` (with a legend) and, for segmentation, ``<name>_labels.png``
-(class indices into the vocabulary), for detection ``<name>.json``; plus ``results.json``.
+(class indices into the vocabulary) and with ``--probs`` ``<name>_probs.npz`` (``probs``:
+float16 ``(K, H, W)`` per-class scores, ``classes``), for detection ``<name>.json``; plus
+``results.json``.
 Synonyms of one class are separated by ';', classes by ','. Without a vocabulary the model's own
 classes are used.
 """
 import argparse
+import io
 import os
 import sys
 
@@ -26,7 +30,24 @@ def parse_args(argv=None):
     parser.add_argument('--device', default='cpu', help='e.g. cpu or cuda:0')
     parser.add_argument('--score-thr', type=float, default=0.3, help='detection score threshold')
     parser.add_argument('--opacity', type=float, default=0.5, help='segmentation overlay opacity')
+    parser.add_argument('--probs', action='store_true',
+                        help='also write per-class probability maps (<name>_probs.npz)')
+    parser.add_argument('--bg-threshold', type=float,
+                        help='zero-shot models: pixels whose best probability is below this '
+                        'become "background" (which must be in the vocabulary)')
     return parser.parse_args(argv)
+
+
+def set_background_threshold(model, threshold: float) -> None:
+    """Turns on a zero-shot model's background probability threshold (training-free peers)."""
+    if not hasattr(model, 'prob_threshold'):
+        raise ValueError('--bg-threshold needs a zero-shot config (MaskCLIP / CLIP-DINOiser)')
+    if not 0 < threshold < 1:
+        raise ValueError(f'--bg-threshold must be in (0, 1), got {threshold}')
+    if model.background_index is None:
+        raise ValueError('--bg-threshold needs a "background" class in the vocabulary, e.g. '
+                         '--texts "background, cat, dog"')
+    model.prob_threshold = threshold
 
 
 def main(argv=None):
@@ -37,7 +58,7 @@ def main(argv=None):
 
     from clipdense.apis.inference import Predictor, collect_images, palette, read_vocabulary
     from clipdense.apis.visualize import (draw_detections, draw_segmentation, label_map_dtype,
-                                          write_json, write_png)
+                                          write_atomic, write_json, write_png)
 
     vocabulary = read_vocabulary(args.texts, args.vocab)
     images = collect_images(args.inputs)
@@ -56,16 +77,24 @@ def main(argv=None):
         raise ValueError('unreadable images: ' + '; '.join(unreadable))
 
     predictor = Predictor(args.config, args.checkpoint, args.device, vocabulary)
+    if args.bg_threshold is not None:
+        set_background_threshold(predictor.model, args.bg_threshold)
     names = predictor.class_names
     colours = palette(len(names))
     os.makedirs(args.out_dir, exist_ok=True)
     summary = dict(task=predictor.task, classes=names, images=[])
     for path in tqdm(images, desc='infer', unit='img'):
         rgb = np.asarray(Image.open(path).convert('RGB'))
-        prediction = predictor.predict(str(path))
         base = os.path.join(args.out_dir, path.stem)
         entry = dict(image=str(path), overlay=f'{base}_overlay.png')
         if predictor.task == 'seg':
+            scores = predictor.seg_scores(str(path)).cpu()
+            prediction = scores.argmax(0).numpy()
+            if args.probs:
+                entry['probs'] = f'{base}_probs.npz'
+                buffer = io.BytesIO()
+                np.savez_compressed(buffer, probs=scores.half().numpy(), classes=np.array(names))
+                write_atomic(entry['probs'], buffer.getvalue())
             write_png(f'{base}_labels.png', prediction.astype(label_map_dtype(len(names))))
             write_png(entry['overlay'], draw_segmentation(rgb, prediction, names, colours,
                                                           args.opacity))
@@ -73,6 +102,7 @@ def main(argv=None):
             entry.update(labels=f'{base}_labels.png', pixel_fraction={
                 names[c]: round(float(n) / prediction.size, 4) for c, n in zip(present, counts)})
         else:
+            prediction = predictor.predict(str(path))
             keep = prediction['scores'] >= args.score_thr
             kept = {k: v[keep] for k, v in prediction.items()}
             detections = [dict(bbox=[round(float(v), 2) for v in box], score=float(score),

@@ -108,6 +108,8 @@ class Predictor:
             if not self.model_classes:
                 raise ValueError('the model has no class names; give a vocabulary')
             self.class_names = list(self.model_classes)
+            if hasattr(model, 'set_vocabulary') and not getattr(model, 'vocabulary', None):
+                model.set_vocabulary(self.class_names)  # zero-shot: the dataset's classes
         elif hasattr(model, 'set_vocabulary'):
             model.set_vocabulary(vocabulary)
             self.class_names = [names[0] for names in vocabulary]
@@ -116,6 +118,18 @@ class Predictor:
         pipeline = [dict(t) for t in cfg.test_dataloader.dataset.pipeline
                     if t['type'] not in ('LoadAnnotations', 'LoadPanopticAnnotations')]
         self.pipeline = Compose(pipeline)
+
+    def _test_step(self, image_path: str):
+        data = self.pipeline(dict(img_path=str(image_path)))
+        batch = dict(inputs=[data['inputs']], data_samples=[data['data_samples']])
+        return self.model.test_step(batch)[0]
+
+    @torch.no_grad()
+    def seg_scores(self, image_path: str) -> torch.Tensor:
+        """Per-class scores ``(K, H, W)`` at the original image size, in ``class_names`` order
+        (probabilities for zero-shot models, logits for closed-set ones)."""
+        scores = self._test_step(image_path).seg_logits.data
+        return scores[self.class_index] if self.class_index is not None else scores
 
     def _match_closed_set(self, vocabulary):
         lookup = {name.lower(): i for i, name in enumerate(self.model_classes)}
@@ -133,14 +147,9 @@ class Predictor:
     @torch.no_grad()
     def predict(self, image_path: str):
         """Seg: ``(H, W)`` int64 indices into ``class_names``. Det: dict of boxes/scores/labels."""
-        data = self.pipeline(dict(img_path=str(image_path)))
-        batch = dict(inputs=[data['inputs']], data_samples=[data['data_samples']])
-        sample = self.model.test_step(batch)[0]
         if self.task == 'seg':
-            logits = sample.seg_logits.data  # (C, H, W) at the original image size
-            if self.class_index is not None:
-                logits = logits[self.class_index]
-            return logits.argmax(0).cpu().numpy()
+            return self.seg_scores(image_path).argmax(0).cpu().numpy()
+        sample = self._test_step(image_path)
         instances = sample.pred_instances
         keep = torch.ones(len(instances), dtype=torch.bool)
         labels = instances.labels.cpu()

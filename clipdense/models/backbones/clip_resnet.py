@@ -2,12 +2,13 @@
 from typing import Optional, Sequence
 
 import torch
-from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch import nn
 
-from clipdense.clip import get_clip_config, load_state_dict_into, read_weight_file, sub_state_dict
+from clipdense.clip import get_clip_config
 from clipdense.registry import register_model
+
+from ..clip_tower import CLIPWeightsMixin
 
 
 def resnet_kwargs_from_name(model_name: str) -> dict:
@@ -22,7 +23,7 @@ def resnet_kwargs_from_name(model_name: str) -> dict:
 
 
 @register_model()
-class CLIPResNet(BaseModule):
+class CLIPResNet(CLIPWeightsMixin, BaseModule):
     """CLIP's ResNet (3-conv stem, anti-aliased strided bottlenecks) returning stage maps.
 
     Parameter names equal the ``visual.*`` names of OpenAI/open_clip checkpoints, so weights map
@@ -80,21 +81,6 @@ class CLIPResNet(BaseModule):
             self.add_module(f'layer{stage + 1}', nn.Sequential(*blocks))
         self.out_channels = [width * 4 * 2 ** i for i in range(4)]
         self._freeze_stages()
-
-    def init_weights(self):
-        super().init_weights()
-        if self.pretrained:
-            self.load_clip_weights(self.pretrained)
-
-    def load_clip_weights(self, path: str):
-        """Loads the ``visual.*`` part of a CLIP weight file; logs what did not match."""
-        visual = sub_state_dict(read_weight_file(path), 'visual.')
-        if not visual:
-            raise ValueError(f'{path} has no visual.* weights (is it a CLIP checkpoint?)')
-        report = load_state_dict_into(self, self._select_weights(visual), grid_mode='bilinear',
-                                      source=path)
-        print_log(f'{type(self).__name__}: loaded {path}: {report.summary()}', 'current')
-        return report
 
     def _select_weights(self, visual: dict) -> dict:
         """The checkpoint entries this module loads (the plain ResNet has no attention pool)."""

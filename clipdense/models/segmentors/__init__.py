@@ -1,0 +1,3 @@
+"""Registered segmentors (one import line per module)."""
+from .denseclip import DenseCLIP  # noqa: F401
+from .zero_shot import ZeroShotSegmentor  # noqa: F401

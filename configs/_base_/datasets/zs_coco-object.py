@@ -1,0 +1,11 @@
+# COCO-Object val2017: 80 things + background (stuff and unlabelled pixels);
+# label maps from tools/dataset_converters/coco_object.py (*_instanceTrainIds.png).
+_base_ = ['./zs_common.py']
+test_dataloader = dict(
+    dataset=dict(
+        type='COCOObjectDataset',
+        data_root='data/coco_stuff164k',
+        data_prefix=dict(img_path='images/val2017', seg_map_path='annotations/val2017')))
+val_dataloader = test_dataloader
+# Prompts: the dataset's class names verbatim.
+class_names = None

@@ -1,0 +1,16 @@
+# CLIP ViT-B/16 as a 640x640 multi-scale backbone (maps after blocks 3/5/7/11), shared by the
+# DenseCLIP and plain-CLIP ViT configs, which substitute it for the base backbone (_delete_).
+clip_vit_b16 = dict(
+    _delete_=True,
+    type='CLIPVisionTransformer',
+    input_resolution=640,
+    patch_size=16,
+    width=768,
+    layers=12,
+    heads=12,
+    output_dim=512,
+    out_indices=[3, 5, 7, 11],
+    drop_path_rate=0.1,
+    get_embeddings=False,
+    double_class_embedding=True,  # the original's quirk; released DenseCLIP checkpoints need it
+    pretrained='pretrained/ViT-B-16.pt')

@@ -1,0 +1,9 @@
+# DenseCLIP, CLIP RN50, ADE20K 512x512, 80k iterations at 8 GPUs x 4 images (target: 43.5 mIoU
+# single-scale). Needs pretrained/RN50.pt (OpenAI) and data/ade/ADEChallengeData2016.
+_base_ = [
+    '../_base_/models/denseclip_r50.py', '../_base_/datasets/ade20k.py',
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_80k_clip.py'
+]
+model = dict(
+    data_preprocessor=dict(size={{_base_.crop_size}}),
+    backbone=dict(input_resolution=512, pretrained='pretrained/RN50.pt'))

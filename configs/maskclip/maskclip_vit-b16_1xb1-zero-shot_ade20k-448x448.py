@@ -1,0 +1,7 @@
+# MaskCLIP (training-free) zero-shot on ade20k
+# (short side 448, slide 448/224, probabilities averaged).
+_base_ = [
+    '../_base_/models/maskclip_vit-b16.py', '../_base_/datasets/zs_ade20k.py',
+    '../_base_/default_runtime.py'
+]
+model = dict(class_names={{_base_.class_names}})

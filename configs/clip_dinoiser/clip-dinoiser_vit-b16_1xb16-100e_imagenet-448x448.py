@@ -13,7 +13,7 @@ model = dict(
         correlation=dict(type='DINOValueTeacher', arch='vit_base_patch16_224',
                          weights='pretrained/dino_vitbase16_pretrain.pth', threshold=0.2),
         saliency=dict(type='FOUNDSaliencyTeacher', arch='vit_small_patch8_224',
-                      weights='pretrained/dino_deitsmall8_pretrain.pth',
+                      weights='pretrained/dino_deitsmall8_300ep_pretrain.pth',
                       decoder_weights='pretrained/found_decoder_weights.pt', threshold=0.5)),
     loss_weights=dict(correlation=1.0, saliency=1.0),
     train_cfg=dict())

@@ -57,6 +57,24 @@ def test_coco_object_converter_matches_toy_semantic_maps(tmp_path):
     assert len(list(tmp_path.glob('*_instanceTrainIds.png'))) == 16
 
 
+def test_coco_object_from_coco_stuff_maps_as_the_reference(tmp_path):
+    """The reference's route: COCO-Stuff train ids 0..79 (things) -> 1..80; stuff (80..170) and
+    unlabelled (255) -> background 0."""
+    from tools.dataset_converters.coco_object import main
+    stuff = np.array([[0, 1, 79, 80], [170, 255, 5, 0]], np.uint8)
+    (tmp_path / 'stuff').mkdir()
+    cv2.imwrite(str(tmp_path / 'stuff' / '000000000139_labelTrainIds.png'), stuff)
+    cv2.imwrite(str(tmp_path / 'stuff' / '000000000139.png'), stuff)  # raw maps are skipped
+    main(['--stuff-maps', str(tmp_path / 'stuff'), '--out-dir', str(tmp_path / 'out')])
+    written = sorted(p.name for p in (tmp_path / 'out').iterdir())
+    assert written == ['000000000139_instanceTrainIds.png']
+    converted = cv2.imread(str(tmp_path / 'out' / written[0]), cv2.IMREAD_UNCHANGED)
+    assert converted.dtype == np.uint8
+    assert converted.tolist() == [[1, 2, 80, 0], [0, 0, 6, 1]]
+    with pytest.raises(FileNotFoundError, match='labelTrainIds'):
+        main(['--stuff-maps', str(tmp_path / 'out'), '--out-dir', str(tmp_path / 'x')])
+
+
 def test_coco_object_dataset_reads_converted_maps(tmp_path):
     from clipdense.datasets import COCO_OBJECT_CLASSES, COCOObjectDataset
     from tools.dataset_converters.coco_object import convert

@@ -115,7 +115,8 @@ class FOUNDSaliencyTeacher(_PixelTeacher):
 
     Args:
         arch: timm architecture of the DINO encoder (``'vit_small_patch8_224'``).
-        weights: local DINO ViT-S/8 weight file (dino_deitsmall8_pretrain.pth).
+        weights: local DINO ViT-S/8 weight file: the 300-epoch release
+            (dino_deitsmall8_300ep_pretrain.pth), the encoder FOUND's decoder was trained on.
         decoder_weights: local FOUND decoder file (a 1x1 conv: ``weight (1, C, 1, 1)``, ``bias``,
             optionally under ``decoder``/``decoder.``).
     """

@@ -6,6 +6,6 @@ _base_ = [
 ]
 model = dict(
     data_preprocessor=dict(size={{_base_.crop_size}}),
-    backbone={{_base_.clip_vit_b16}},
+    backbone={{_base_.clip_vit_b16_baseline}},  # no drop path, as in the original
     neck=dict(in_channels=[768, 768, 768, 768]),
     test_cfg=dict(mode='slide', crop_size={{_base_.crop_size}}, stride=(426, 426)))

@@ -168,3 +168,19 @@ def test_vit_drop_path_rises_linearly_and_bad_arguments_raise():
         CLIPVisionTransformer(width=32, layers=4, heads=2, out_indices=[3, 5, 7, 11])
     with pytest.raises(ValueError, match='patch_size'):
         CLIPVisionTransformer(width=32, layers=4, heads=2, patch_size=32, out_indices=[0, 1, 2, 3])
+
+
+@pytest.mark.parametrize('per_token', [True, False])
+def test_vit_drop_path_masks_token_positions_like_the_original(per_token):
+    """The original applied per-sample DropPath to (L, B, C) tensors: the mask is per token
+    position and shared by the batch, so identical images stay identical in training."""
+    torch.manual_seed(0)
+    backbone = CLIPVisionTransformer(input_resolution=64, patch_size=16, width=32, layers=4,
+                                     heads=2, out_indices=[0, 1, 2, 3], drop_path_rate=0.9,
+                                     drop_path_per_token=per_token, norm_cfg=BN).train()
+    image = torch.randn(1, 3, 64, 64).expand(8, -1, -1, -1)
+    with torch.no_grad():
+        out = backbone(image)[2]  # fpn3: GroupNorm only, per sample
+        assert torch.equal(out[0], out[-1]) == per_token
+        backbone.eval()
+        assert not torch.allclose(out[0], backbone(image)[2][0])  # something was dropped

@@ -49,11 +49,16 @@ def test_ade_recipe(path):
     assert cfg.train_dataloader.batch_size == 4 and '8xb4' in path
     assert cfg.model.test_cfg.mode == 'slide' and cfg.model.test_cfg.crop_size == (crop, crop)
     assert cfg.model.data_preprocessor.size == (crop, crop)
+    # the original's resize scales: (2048, 512) and (2048, 640), train and test
+    assert cfg.train_pipeline[2].scale == cfg.test_pipeline[1].scale == (2048, crop)
     assert cfg.optim_wrapper.optimizer == dict(type='AdamW', lr=1e-4, weight_decay=1e-4)
     keys = cfg.optim_wrapper.paramwise_cfg.custom_keys
     assert keys.backbone.lr_mult == 0.1 and keys.text_encoder.lr_mult == 0.0
     assert cfg.param_scheduler[0].end == 1500 and cfg.train_cfg.max_iters == 80000
     backbone = cfg.model.backbone
+    if 'vit' in path:  # drop path 0.1 for DenseCLIP, none for the plain-CLIP baseline
+        assert backbone.drop_path_rate == (0.1 if cfg.model.type == 'DenseCLIP' else 0.0)
+        assert backbone.drop_path_per_token and backbone.double_class_embedding
     assert backbone.pretrained == 'pretrained/' + (
         'ViT-B-16.pt' if 'vit' in path else 'RN101.pt' if 'r101' in path else 'RN50.pt')
     if cfg.model.type == 'DenseCLIP':

@@ -145,6 +145,21 @@ def test_text_embeddings_cached_in_inference_and_context_decoder_runs_per_crop(t
     assert calls['text'] == 7  # recomputed every training step
 
 
+
+def test_text_cache_not_reused_across_autocast(toy_cfg):
+    """Embeddings cached under autocast (bf16) must not be served to a later fp32 prediction."""
+    model = build_model(toy_cfg.model).eval()
+    image = torch.randn(1, 3, 96, 128)
+    meta = [SegDataSample(metainfo=dict(img_shape=(96, 128), ori_shape=(96, 128)))]
+    with torch.no_grad():
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            model.predict(image, copy.deepcopy(meta))
+        assert model.text_embeddings().dtype == torch.float32
+        fp32 = model.predict(image, copy.deepcopy(meta))[0].seg_logits.data
+        model._text_cache = None
+        assert torch.equal(fp32, model.predict(image, copy.deepcopy(meta))[0].seg_logits.data)
+
+
 # Keys of the original DenseCLIP's released RN50 checkpoint (mmcv format), one per module kind.
 ORIGINAL_KEYS = [
     'contexts', 'gamma', 'backbone.conv1.weight', 'backbone.layer4.0.downsample.0.weight',
@@ -206,3 +221,21 @@ def test_configuration_errors_are_explicit(toy_cfg):
     cfg.text_dim = 32
     with pytest.raises(ValueError, match='text_dim=32 must equal'):
         build_model(cfg)
+
+
+def test_released_vit_checkpoint_layout_matches():
+    cfg = Config.fromfile('configs/denseclip/denseclip_vit-b16_8xb4-80k_ade20k-640x640.py')
+    with torch.device('meta'):  # shape-only build, also with drop path in the backbone
+        state = build_model(cfg.model).state_dict()
+    shapes = {'backbone.positional_embedding': (1601, 768), 'backbone.proj': (768, 512),
+              'backbone.class_embedding': (768, ), 'backbone.fpn1.2.running_var': (768, ),
+              'backbone.fpn1.3.weight': None, 'backbone.fpn2.1.weight': (768, 768, 2, 2),
+              'backbone.transformer.resblocks.11.attn.in_proj_weight': (2304, 768),
+              'text_encoder.positional_embedding': (13, 512), 'contexts': (1, 8, 512),
+              'gamma': (512, ), 'neck.lateral_convs.2.conv.weight': (256, 768 + 150, 1, 1)}
+    for key, shape in shapes.items():
+        if shape is None:  # fpn1.3 is the GELU: no parameters
+            assert key not in state
+        else:
+            assert tuple(state[key].shape) == shape, key
+    assert not [k for k in state if k.startswith('identity_head') or 'drop' in k]

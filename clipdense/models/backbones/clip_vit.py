@@ -27,6 +27,9 @@ class CLIPVisionTransformer(CLIPWeightsMixin, BaseModule):
             positional slot. This is the original DenseCLIP's (author-confirmed) quirk; released
             DenseCLIP checkpoints were trained with it, so it is on by default. Turn it off to
             match plain CLIP.
+        drop_path_per_token: stochastic depth masks token positions (shared by the batch), not
+            samples. The original applied per-sample DropPath to sequence-first tensors, which
+            amounts to this; on by default for parity of training. Off: standard per-sample.
         quick_gelu: OpenAI's activation (True for OpenAI weights).
         norm_cfg: the norm inside ``fpn1`` (SyncBN as in the original; mmengine's Runner turns it
             into BN when not distributed).
@@ -36,7 +39,8 @@ class CLIPVisionTransformer(CLIPWeightsMixin, BaseModule):
                  layers: int = 12, heads: int = 12, output_dim: int = 512,
                  drop_path_rate: float = 0.0, out_indices: Sequence[int] = (3, 5, 7, 11),
                  pretrained: Optional[str] = None, get_embeddings: bool = False,
-                 double_class_embedding: bool = True, quick_gelu: bool = True,
+                 double_class_embedding: bool = True, drop_path_per_token: bool = True,
+                 quick_gelu: bool = True,
                  norm_cfg: dict = dict(type='SyncBN', requires_grad=True), style: str = 'pytorch',
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
@@ -59,7 +63,7 @@ class CLIPVisionTransformer(CLIPWeightsMixin, BaseModule):
                                                                      width))
         self.ln_pre = nn.LayerNorm(width)
         self.transformer = build_clip_transformer(width, layers, heads, quick_gelu,
-                                                  drop_path_rate)
+                                                  drop_path_rate, drop_path_per_token)
         if get_embeddings:
             self.ln_post = nn.LayerNorm(width)
             self.proj = nn.Parameter(scale * torch.randn(width, output_dim))

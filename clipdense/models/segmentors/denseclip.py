@@ -118,9 +118,15 @@ class DenseCLIP(EncoderDecoder):
         return self
 
     def _text_state(self) -> tuple:
-        tensors = [self.contexts, *self.text_encoder.parameters()]
-        return (self.contexts.device, self.contexts.dtype, self.contexts.data_ptr(),
-                tuple(t._version for t in tensors))
+        """What the cached text embeddings depend on: the token ids, contexts and text-encoder
+        weights (storage and in-place version), device/dtype, and the autocast state (an output
+        computed under autocast has the autocast dtype and must not be reused outside it)."""
+        device_type = self.contexts.device.type
+        autocast = torch.is_autocast_enabled(device_type)
+        tensors = [self.texts, self.contexts, *self.text_encoder.parameters()]
+        return (self.contexts.device, self.contexts.dtype, autocast,
+                torch.get_autocast_dtype(device_type) if autocast else None,
+                tuple((t.data_ptr(), t._version) for t in tensors))
 
     def text_embeddings(self) -> Tensor:
         """Class embeddings with the learnt contexts, ``(1, K, text_dim)``; cached in

@@ -1,10 +1,11 @@
-# ADE20K at 640x640 crops (the ViT-B/16 recipe); same layout as ade20k.py.
+# ADE20K at 640x640 crops (the ViT-B/16 recipe); same layout as ade20k.py. The scale is the
+# original DenseCLIP's (2048, 640), not mmseg's usual (2560, 640) for 640 crops.
 _base_ = './ade20k.py'
 crop_size = (640, 640)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', reduce_zero_label=True),
-    dict(type='RandomResize', scale=(2560, 640), ratio_range=(0.5, 2.0), keep_ratio=True),
+    dict(type='RandomResize', scale=(2048, 640), ratio_range=(0.5, 2.0), keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion'),
@@ -12,7 +13,7 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(2560, 640), keep_ratio=True),
+    dict(type='Resize', scale=(2048, 640), keep_ratio=True),
     dict(type='LoadAnnotations', reduce_zero_label=True),
     dict(type='PackSegInputs'),
 ]

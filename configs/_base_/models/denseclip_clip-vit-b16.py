@@ -1,5 +1,7 @@
 # CLIP ViT-B/16 as a 640x640 multi-scale backbone (maps after blocks 3/5/7/11), shared by the
 # DenseCLIP and plain-CLIP ViT configs, which substitute it for the base backbone (_delete_).
+# As in the original, DenseCLIP trains it with drop path 0.1 and the plain-CLIP baseline without
+# (clip_vit_b16_baseline).
 clip_vit_b16 = dict(
     _delete_=True,
     type='CLIPVisionTransformer',
@@ -11,6 +13,8 @@ clip_vit_b16 = dict(
     output_dim=512,
     out_indices=[3, 5, 7, 11],
     drop_path_rate=0.1,
+    drop_path_per_token=True,  # the original's stochastic depth ran over token positions
     get_embeddings=False,
     double_class_embedding=True,  # the original's quirk; released DenseCLIP checkpoints need it
     pretrained='pretrained/ViT-B-16.pt')
+clip_vit_b16_baseline = dict(clip_vit_b16, drop_path_rate=0.0)

@@ -27,3 +27,21 @@ def tiny_vit_clip():
     from clipdense.clip import build_clip
     torch.manual_seed(0)
     return build_clip(arch=TINY_VIT)
+
+
+@pytest.fixture(scope='session')
+def toy_ade_root(tmp_path_factory):
+    """A small generated toy ADE set (16 train, 4 val images)."""
+    from clipdense.datasets import make_toy_ade
+    root = tmp_path_factory.mktemp('toy_ade')
+    make_toy_ade(str(root), num_train=16, num_val=4, seed=3)
+    return str(root)
+
+
+@pytest.fixture(scope='session')
+def toy_coco_root(tmp_path_factory):
+    """The default generated toy COCO set (64 train, 16 val images, seed 0)."""
+    from clipdense.datasets import make_toy_coco
+    root = tmp_path_factory.mktemp('toy_coco')
+    make_toy_coco(str(root), num_train=64, num_val=16, seed=0)
+    return str(root)

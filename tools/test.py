@@ -10,6 +10,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from clipdense.apis.runner import (add_runner_arguments, enable_visualization,  # noqa: E402
                                    load_config, parse_runner_args, prepare_runtime)
+from clipdense.utils import finish_distributed  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -43,6 +44,7 @@ def main(argv=None):
     from mmengine.runner import Runner
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
+    finish_distributed()
     return metrics
 
 

@@ -12,6 +12,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from clipdense.apis.runner import (add_runner_arguments, load_config,  # noqa: E402
                                    parse_runner_args, prepare_runtime)
+from clipdense.utils import finish_distributed  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -49,6 +50,7 @@ def main(argv=None):
     from mmengine.runner import Runner
     runner = Runner.from_cfg(cfg)
     runner.train()
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -1,5 +1,5 @@
 from .checkpoint import install_checkpoint_loader, load_local_checkpoint, trust_checkpoints
-from .distributed import MMDistributedDataParallelCPU, prepare_distributed
+from .distributed import MMDistributedDataParallelCPU, finish_distributed, prepare_distributed
 
 __all__ = ['install_checkpoint_loader', 'load_local_checkpoint', 'trust_checkpoints',
-           'MMDistributedDataParallelCPU', 'prepare_distributed']
+           'MMDistributedDataParallelCPU', 'finish_distributed', 'prepare_distributed']

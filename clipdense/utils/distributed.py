@@ -33,3 +33,14 @@ def prepare_distributed(cfg, launcher: str) -> None:
     if not dist.is_initialized():
         dist.init_process_group('gloo', rank=int(os.environ['RANK']),
                                 world_size=int(os.environ['WORLD_SIZE']))
+
+
+def finish_distributed() -> None:
+    """Waits for every rank, then destroys the process group.
+
+    mmengine leaves the group alive until interpreter exit, where gloo's threads can abort a rank
+    ('terminate called without an active exception') after the work is done.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()

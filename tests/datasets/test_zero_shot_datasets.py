@@ -5,9 +5,6 @@ import cv2
 import numpy as np
 import pytest
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOY_COCO = osp.join(ROOT, 'data', 'toy_coco')
-
 
 @pytest.fixture(autouse=True)
 def mmseg_scope():
@@ -39,15 +36,15 @@ def test_voc20_ignores_background_and_shifts_labels(tmp_path):
         PascalVOC20Dataset(ann_file='val.txt', data_root=str(tmp_path), reduce_zero_label=False)
 
 
-def test_coco_object_converter_matches_toy_semantic_maps(tmp_path):
+def test_coco_object_converter_matches_toy_semantic_maps(toy_coco_root, tmp_path):
     """Toy things (ball, box, tent, kite; category ids 1, 3, 5, 7) become labels 1..4 and
     everything else background, as in the toy semantic maps (ADE convention: things 3..6)."""
     from tools.dataset_converters.coco_object import main
-    main(['--ann-file', osp.join(TOY_COCO, 'annotations', 'instances_val.json'),
+    main(['--ann-file', osp.join(toy_coco_root, 'annotations', 'instances_val.json'),
           '--out-dir', str(tmp_path)])
     converted = cv2.imread(str(tmp_path / 'toy_val_000000_instanceTrainIds.png'),
                            cv2.IMREAD_UNCHANGED)
-    semantic = cv2.imread(osp.join(TOY_COCO, 'semantic', 'val', 'toy_val_000000.png'),
+    semantic = cv2.imread(osp.join(toy_coco_root, 'semantic', 'val', 'toy_val_000000.png'),
                           cv2.IMREAD_UNCHANGED)
     expected = np.where(semantic >= 3, semantic - 2, 0).astype(np.uint8)
     labelled = semantic != 0  # 0 marks rings around things, where occlusion order differs
@@ -75,12 +72,12 @@ def test_coco_object_from_coco_stuff_maps_as_the_reference(tmp_path):
         main(['--stuff-maps', str(tmp_path / 'out'), '--out-dir', str(tmp_path / 'x')])
 
 
-def test_coco_object_dataset_reads_converted_maps(tmp_path):
+def test_coco_object_dataset_reads_converted_maps(toy_coco_root, tmp_path):
     from clipdense.datasets import COCO_OBJECT_CLASSES, COCOObjectDataset
     from tools.dataset_converters.coco_object import convert
-    convert(osp.join(TOY_COCO, 'annotations', 'instances_val.json'), str(tmp_path / 'ann'))
+    convert(osp.join(toy_coco_root, 'annotations', 'instances_val.json'), str(tmp_path / 'ann'))
     dataset = COCOObjectDataset(data_root='', data_prefix=dict(
-        img_path=osp.join(TOY_COCO, 'val'), seg_map_path=str(tmp_path / 'ann')),
+        img_path=osp.join(toy_coco_root, 'val'), seg_map_path=str(tmp_path / 'ann')),
         pipeline=[dict(type='LoadAnnotations')])
     assert len(dataset) == 16 and len(COCO_OBJECT_CLASSES) == 81
     assert COCO_OBJECT_CLASSES[:3] == ('background', 'person', 'bicycle')

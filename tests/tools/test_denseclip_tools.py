@@ -4,8 +4,6 @@ import re
 import subprocess
 import sys
 
-import pytest
-
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIG = 'configs/denseclip/denseclip_rn-tiny_1xb8-400i_toy-ade-96x96.py'
 SMALL_LOADERS = ['train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
@@ -22,15 +20,15 @@ def _run(args):
     return output
 
 
-@pytest.mark.skipif(not os.path.isdir(os.path.join(ROOT, 'data', 'toy_ade', 'images')),
-                    reason='toy data missing: python tools/make_toy_data.py ade')
-def test_train_then_test_on_toy_data_with_syncbn_config(tmp_path):
+def test_train_then_test_on_toy_data_with_syncbn_config(toy_ade_root, tmp_path):
     work_dir = str(tmp_path / 'work')
+    data = [f'{loader}.dataset.data_root={toy_ade_root}' for loader in
+            ('train_dataloader', 'val_dataloader', 'test_dataloader')]
     # SyncBN in the head: a single-process run must turn it into BN instead of crashing.
     log = _run(['tools/train.py', CONFIG, '--work-dir', work_dir, '--cfg-options',
                 'train_cfg.max_iters=3', 'train_cfg.val_interval=1000',
                 'default_hooks.checkpoint.interval=3', 'default_hooks.logger.interval=1',
-                'model.decode_head.norm_cfg.type=SyncBN'] + SMALL_LOADERS)
+                'model.decode_head.norm_cfg.type=SyncBN'] + SMALL_LOADERS + data)
     assert 'SyncBatchNorm (SyncBN) layers in the model will be automatically reverted' in log
     losses = [float(v) for v in re.findall(r'identity\.loss_ce: ([0-9.]+)', log)]
     assert len(losses) == 3 and all(0 < v < 5 for v in losses)
@@ -38,7 +36,7 @@ def test_train_then_test_on_toy_data_with_syncbn_config(tmp_path):
     assert os.path.isfile(checkpoint)
     log = _run(['tools/test.py', CONFIG, checkpoint, '--work-dir', work_dir, '--cfg-options',
                 'model.decode_head.norm_cfg.type=SyncBN', 'test_dataloader.dataset.indices=4']
-               + SMALL_LOADERS)
+               + SMALL_LOADERS + data)
     miou = re.findall(r'mIoU: ([0-9.]+)', log)
     assert miou and 0.0 <= float(miou[-1]) <= 100.0
 

@@ -161,6 +161,24 @@ CD_HD void crop_box(double x1, double y1, double x2, double y2, double ratio, in
   }
 }
 
+// Crop box of region q: its given box (x1y1x2y2, when `boxes` is not null) or the tight box of
+// its mask, from `tight` = (W-1-x_min, H-1-y_min, x_max, y_max) as reduced by the box kernel
+// (y_max < 0 for an empty mask). Returns whether the crop is non-empty.
+CD_HD bool region_crop_box(const int32_t* tight, const double* boxes, int64_t q,
+                           double expand_ratio, int width, int height, int* box) {
+  const int32_t* tb = tight + q * 4;
+  box[0] = box[1] = box[2] = box[3] = 0;
+  if (tb[3] < 0) return false;
+  if (boxes != nullptr) {
+    const double* b = boxes + q * 4;
+    crop_box(b[0], b[1], b[2], b[3], expand_ratio, width, height, box);
+  } else {
+    crop_box(width - 1 - tb[0], height - 1 - tb[1], tb[2] + 1, tb[3] + 1, expand_ratio, width,
+             height, box);
+  }
+  return box[2] > box[0] && box[3] > box[1];
+}
+
 // Per-channel constants of masked_crops (at most kMaxCropChannels channels).
 constexpr int kMaxCropChannels = 8;
 struct CropParams {

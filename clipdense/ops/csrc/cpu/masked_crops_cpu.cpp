@@ -64,18 +64,8 @@ void crops(const scalar_t* img, const M* masks, const int32_t* tight, const doub
     std::vector<T> wy(K * S), wx(K * S), tmp;
     std::vector<char> needed;
     for (int64_t q = begin; q < end; ++q) {
-      const int32_t* tb = tight + q * 4;
-      int box[4] = {0, 0, 0, 0};
-      bool ok = tb[3] >= 0;
-      if (ok) {
-        if (boxes != nullptr) {
-          const double* b = boxes + q * 4;
-          crop_box(b[0], b[1], b[2], b[3], expand_ratio, W, H, box);
-        } else {
-          crop_box(W - 1 - tb[0], H - 1 - tb[1], tb[2] + 1, tb[3] + 1, expand_ratio, W, H, box);
-        }
-        ok = box[2] > box[0] && box[3] > box[1];
-      }
+      int box[4];
+      const bool ok = region_crop_box(tight, boxes, q, expand_ratio, W, H, box);
       valid[q] = ok;
       out_t* o = out + q * C * plane;
       if (!ok) {

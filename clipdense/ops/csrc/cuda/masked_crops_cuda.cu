@@ -50,18 +50,8 @@ __global__ void crops_kernel(const scalar_t* __restrict__ image, const M* __rest
   CD_KERNEL_LOOP(idx, Q * plane) {
     const int64_t q = idx / plane;
     const int oy = static_cast<int>((idx % plane) / S), ox = static_cast<int>(idx % S);
-    const int32_t* tb = tight + q * 4;
-    int box[4] = {0, 0, 0, 0};
-    bool ok = tb[3] >= 0;
-    if (ok) {
-      if (boxes != nullptr) {
-        const double* b = boxes + q * 4;
-        crop_box(b[0], b[1], b[2], b[3], expand_ratio, W, H, box);
-      } else {
-        crop_box(W - 1 - tb[0], H - 1 - tb[1], tb[2] + 1, tb[3] + 1, expand_ratio, W, H, box);
-      }
-      ok = box[2] > box[0] && box[3] > box[1];
-    }
+    int box[4];
+    const bool ok = region_crop_box(tight, boxes, q, expand_ratio, W, H, box);
     if (oy == 0 && ox == 0) valid[q] = ok;
     out_t* o = out + q * C * plane + int64_t(oy) * S + ox;
     if (!ok) {

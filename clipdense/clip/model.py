@@ -38,7 +38,7 @@ def build_clip(model_name: Optional[str] = None, arch: Optional[dict] = None,
     if pretrained is not None:
         if os.path.isfile(pretrained):
             weights_path = pretrained
-        elif _is_hub_tag(pretrained):
+        elif is_hub_tag(pretrained):
             if not allow_download:
                 raise CLIPWeightsError(
                     f'pretrained={pretrained!r} is an open_clip hub tag and would need a '
@@ -63,5 +63,6 @@ def build_clip(model_name: Optional[str] = None, arch: Optional[dict] = None,
     return model
 
 
-def _is_hub_tag(value: str) -> bool:
+def is_hub_tag(value: str) -> bool:
+    """True for an open_clip hub tag such as ``'laion2b_s34b_b88k'`` (no directory, no suffix)."""
     return os.sep not in value and '.' not in os.path.basename(value)

@@ -18,8 +18,7 @@ from mmseg.models.segmentors.base import BaseSegmentor
 from mmseg.registry import HOOKS
 
 from clipdense.clip import (TextClassifierCache, build_clip, build_text_classifier,
-                            module_fingerprint, parse_class_names)
-from clipdense.clip.model import _is_hub_tag
+                            is_hub_tag, module_fingerprint, parse_class_names)
 from clipdense.models.heads.dinoiser_head import LIGHT_LAYER_PREFIXES, require_weight_file
 from clipdense.registry import SEG_MODELS, register_model
 
@@ -77,7 +76,7 @@ class ZeroShotSegmentor(BaseSegmentor):
                  train_cfg: Optional[dict] = None, test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, init_cfg=None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        if clip.get('pretrained') and not _is_hub_tag(clip['pretrained']):
+        if clip.get('pretrained') and not is_hub_tag(clip['pretrained']):
             require_weight_file(clip['pretrained'], 'CLIP (model.clip.pretrained)',
                                 'an open_clip checkpoint, e.g. ViT-B-16 laion2b_s34b_b88k')
         clip_model = build_clip(**clip)

@@ -57,7 +57,8 @@ ext_modules, cmdclass = ops_extensions()
 setup(
     name='clipdense',
     version=read_version(),
-    description='CLIP for dense prediction (DenseCLIP, CLIP-DINOiser, OVSeg, BIRDet) on OpenMMLab 2.0',
+    description='CLIP for dense prediction (DenseCLIP, CLIP-DINOiser, OVSeg, BIRDet) '
+    'on OpenMMLab 2.0',
     long_description=open('README.md').read() if os.path.exists('README.md') else '',
     long_description_content_type='text/markdown',
     license='Apache-2.0',

@@ -1,4 +1,4 @@
-"""Config handling shared by ``tools/train.py`` and ``tools/test.py`` (segmentation and detection)."""
+"""Config handling shared by ``tools/train.py`` and ``tools/test.py`` (seg and det)."""
 import os
 import os.path as osp
 
@@ -8,7 +8,7 @@ from clipdense.utils import install_checkpoint_loader, prepare_distributed, trus
 
 
 def add_runner_arguments(parser) -> None:
-    """``--work-dir``, ``--cfg-options``, ``--launcher`` and ``--local-rank``, shared by the tools."""
+    """Adds ``--work-dir``, ``--cfg-options``, ``--launcher``, ``--local-rank``."""
     parser.add_argument('--work-dir', help='directory for logs and checkpoints')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. train_cfg.max_iters=100')

@@ -162,7 +162,8 @@ def load_state_dict_into(module: nn.Module, state_dict: StateDict, *, strict: bo
             if key.endswith('positional_embedding'):
                 resized = _fit_positional_embedding(key, value, target, grid_mode)
             if resized is None:
-                mismatched.append(f'{key}: file {tuple(value.shape)} vs model {tuple(target.shape)}')
+                mismatched.append(
+                    f'{key}: file {tuple(value.shape)} vs model {tuple(target.shape)}')
                 continue
             report.resized.append((key, tuple(value.shape), tuple(resized.shape)))
             value = resized

@@ -1,4 +1,5 @@
-"""Masked region crops for CLIP (OVSeg's adapter): fill outside the mask, crop, normalise, resize."""
+"""Masked region crops for CLIP (OVSeg's adapter): fill outside the mask, crop, normalise,
+resize."""
 from numbers import Number
 from typing import Optional, Sequence, Tuple, Union
 

@@ -2,11 +2,11 @@
 
 mmengine 0.10.7 calls ``torch.load`` without ``weights_only``; torch >= 2.6 then refuses training
 checkpoints (they pickle MessageHub/HistoryBuffer objects and numpy scalars), so ``--resume``
-breaks. The rule here: a checkpoint the user names on the command line (``--resume``, ``--load-from``,
-``tools/test.py CHECKPOINT``, ``tools/infer.py --checkpoint``) or one inside the run's own work
-directory is the project's own training checkpoint and is fully unpickled; every other file
-(e.g. a config's ``load_from``) is loaded with ``weights_only=True`` and a clear error explains how
-to trust it. Foreign CLIP weights never come through here (see ``clipdense.clip.weights``).
+breaks. The rule here: a checkpoint the user names on the command line (``--resume``,
+``--load-from``, ``tools/test.py CHECKPOINT``, ``tools/infer.py --checkpoint``) or one inside the
+run's own work directory is the project's own training checkpoint and is fully unpickled; every
+other file (e.g. a config's ``load_from``) is loaded with ``weights_only=True`` and a clear error
+explains how to trust it. Foreign CLIP weights never come through here (see ``clipdense.clip.weights``).
 """
 import os
 import pickle

@@ -1,6 +1,7 @@
 # Semantic FPN on a CLIP ResNet-50 (the plain-CLIP baseline of DenseCLIP).
 # CLIP's pixel statistics, in 0-255 RGB.
-norm_cfg = dict(type='SyncBN', requires_grad=True)  # reverted to BN by mmengine when not distributed
+# SyncBN: mmengine reverts it to BN when a run is not distributed.
+norm_cfg = dict(type='SyncBN', requires_grad=True)
 data_preprocessor = dict(
     type='SegDataPreProcessor',
     mean=[122.7709383, 116.7460125, 104.09373615],

@@ -6,7 +6,8 @@ breaks. The rule here: a checkpoint the user names on the command line (``--resu
 ``--load-from``, ``tools/test.py CHECKPOINT``, ``tools/infer.py --checkpoint``) or one inside the
 run's own work directory is the project's own training checkpoint and is fully unpickled; every
 other file (e.g. a config's ``load_from``) is loaded with ``weights_only=True`` and a clear error
-explains how to trust it. Foreign CLIP weights never come through here (see ``clipdense.clip.weights``).
+explains how to trust it. Foreign CLIP weights never come through here (see
+``clipdense.clip.weights``).
 """
 import os
 import pickle

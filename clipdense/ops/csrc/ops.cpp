@@ -71,6 +71,10 @@ at::Tensor roi_align_backward(const at::Tensor& grad, const at::Tensor& rois, do
 
 void mask_pool_weights(const at::Tensor& masks, int64_t q0, double eps, at::Tensor& weights,
                        at::Tensor& den) {
+  if (weights.numel() == 0) return;
+  const auto mt = masks.scalar_type();
+  TORCH_CHECK(mt == at::kBool || mt == at::kByte || mt == at::kFloat || mt == at::kDouble,
+              "mask_pool: masks must be bool, uint8, float32 or float64");
   if (masks.is_cuda()) {
 #ifdef WITH_CUDA
     mask_pool_weights_cuda(masks, q0, eps, weights, den);

@@ -55,10 +55,7 @@ void mask_pool_weights_cpu(const at::Tensor& masks, int64_t q0, double eps, at::
                            at::Tensor& den) {
   const int64_t B = masks.size(0), Q = masks.size(1), H = masks.size(2), W = masks.size(3);
   const int64_t qc = weights.size(1), h = weights.size(2), w = weights.size(3);
-  if (weights.numel() == 0) return;
-  const auto mt = masks.scalar_type();
-  TORCH_CHECK(mt == at::kBool || mt == at::kByte || mt == at::kFloat || mt == at::kDouble,
-              "mask_pool: masks must be bool, uint8, float32 or float64");
+  const auto mt = masks.scalar_type();  // bool/uint8/float/double, checked by the dispatcher
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, weights.scalar_type(), "mask_pool_cpu", [&] {
     using T = at::opmath_type<scalar_t>;
     scalar_t* o = weights.data_ptr<scalar_t>();

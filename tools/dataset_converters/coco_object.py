@@ -56,6 +56,18 @@ def object_label_map(coco, image_id: int, labels: dict) -> np.ndarray:
     return label
 
 
+def _run_all(write, items, nproc: int) -> int:
+    """Calls ``write`` on every item, on ``nproc`` threads when > 1; returns the item count."""
+    if nproc > 1:
+        from multiprocessing.pool import ThreadPool
+        with ThreadPool(nproc) as pool:
+            pool.map(write, items)
+    else:
+        for item in items:
+            write(item)
+    return len(items)
+
+
 def convert(ann_file: str, out_dir: str, nproc: int = 1) -> int:
     """Writes one PNG per image; returns the number written."""
     import cv2
@@ -74,14 +86,7 @@ def convert(ann_file: str, out_dir: str, nproc: int = 1) -> int:
         cv2.imwrite(osp.join(out_dir, stem + COCO_OBJECT_SEG_SUFFIX),
                     object_label_map(coco, image_id, labels))
 
-    if nproc > 1:
-        from multiprocessing.pool import ThreadPool
-        with ThreadPool(nproc) as pool:
-            pool.map(write, image_ids)
-    else:
-        for image_id in image_ids:
-            write(image_id)
-    return len(image_ids)
+    return _run_all(write, image_ids, nproc)
 
 
 COCO_STUFF_SEG_SUFFIX = '_labelTrainIds.png'
@@ -112,14 +117,7 @@ def convert_stuff_maps(stuff_dir: str, out_dir: str, nproc: int = 1) -> int:
         cv2.imwrite(osp.join(out_dir, stem + COCO_OBJECT_SEG_SUFFIX),
                     object_map_from_stuff(stuff))
 
-    if nproc > 1:
-        from multiprocessing.pool import ThreadPool
-        with ThreadPool(nproc) as pool:
-            pool.map(write, names)
-    else:
-        for name in names:
-            write(name)
-    return len(names)
+    return _run_all(write, names, nproc)
 
 
 def main(argv=None):

@@ -16,7 +16,6 @@ from mmengine.registry import init_default_scope
 from mmengine.utils import import_modules_from_strings
 
 from clipdense.clip.text_classifier import parse_class_names, parse_vocabulary
-from clipdense.utils import install_checkpoint_loader, trust_checkpoints
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
@@ -40,6 +39,44 @@ def collect_images(inputs: Sequence[str]) -> List[Path]:
     return images
 
 
+def load_rgb_image(path) -> np.ndarray:
+    """Fully decodes an image file into RGB uint8 ``(H, W, 3)``; raises ``ValueError`` naming
+    the file when it is not a complete image for PIL or for OpenCV (which the data pipeline
+    uses). 16-bit (and 32-bit integer) grayscale is scaled to 8 bit as OpenCV scales it for
+    the model (``value >> 8``), so overlays show what the model saw."""
+    import mmcv
+    from PIL import Image
+    try:
+        with open(path, 'rb') as f:
+            payload = f.read()
+        if mmcv.imfrombytes(payload, flag='color') is None:
+            raise ValueError('OpenCV cannot decode it')
+        with Image.open(path) as image:
+            image.load()  # the full decode: a truncated file fails here, not verify()
+            if image.mode.startswith('I'):
+                gray = (np.asarray(image).astype(np.int64) >> 8).clip(0, 255).astype(np.uint8)
+                return np.repeat(gray[..., None], 3, axis=2)
+            if image.mode == 'F':
+                gray = np.asarray(image).clip(0, 255).astype(np.uint8)
+                return np.repeat(gray[..., None], 3, axis=2)
+            return np.asarray(image.convert('RGB'))
+    except Exception as err:  # PIL and OpenCV raise many types for broken files
+        raise ValueError(f'{path} ({err})') from err
+
+
+def check_images(paths: Sequence[Path]) -> None:
+    """Decodes every image before anything is computed or written; one error lists all
+    unreadable ones."""
+    unreadable = []
+    for path in paths:
+        try:
+            load_rgb_image(path)
+        except ValueError as err:
+            unreadable.append(str(err))
+    if unreadable:
+        raise ValueError('unreadable images: ' + '; '.join(unreadable))
+
+
 def read_vocabulary(texts: Optional[str] = None, vocab_file: Optional[str] = None):
     """Parses ``--texts "cat, dog; puppy"`` or a file (one class per line, synonyms with ';')."""
     if texts and vocab_file:
@@ -47,8 +84,16 @@ def read_vocabulary(texts: Optional[str] = None, vocab_file: Optional[str] = Non
     if vocab_file:
         if not os.path.isfile(vocab_file):
             raise FileNotFoundError(f'vocabulary file not found: {vocab_file}')
-        with open(vocab_file, encoding='utf-8') as f:
-            lines = [line.strip() for line in f if line.strip() and not line.startswith('#')]
+        with open(vocab_file, 'rb') as f:
+            raw = f.read()
+        try:
+            text = raw.decode('utf-8-sig')  # a byte-order mark is not part of the first name
+        except UnicodeDecodeError as err:
+            line = raw[:err.start].count(b'\n') + 1
+            raise ValueError(f'vocabulary file {vocab_file}, line {line}: not UTF-8 text (byte '
+                             f'{raw[err.start]:#04x}); save the file as UTF-8') from err
+        lines = [line.strip() for line in text.splitlines()
+                 if line.strip() and not line.startswith('#')]
         if not lines:
             raise ValueError(f'vocabulary file {vocab_file} is empty')
         return parse_class_names(lines)
@@ -59,14 +104,21 @@ def read_vocabulary(texts: Optional[str] = None, vocab_file: Optional[str] = Non
     return None
 
 
-def _config_classes(cfg: Config) -> Optional[tuple]:
-    """Class names of the config's test dataset (its METAINFO or a metainfo override)."""
+def config_classes(cfg: Config) -> Optional[tuple]:
+    """Class names of the config's test dataset (its METAINFO or a metainfo override), looked
+    up in the registry of the config's ``default_scope`` (mmseg's or mmdet's)."""
     from mmengine.registry import DATASETS
     dataset = cfg.test_dataloader.dataset
     if dataset.get('metainfo', {}).get('classes'):
         return tuple(dataset.metainfo['classes'])
-    dataset_cls = DATASETS.get(dataset.type)
-    return tuple(dataset_cls.METAINFO['classes']) if dataset_cls is not None else None
+    dataset_type = dataset.get('type')
+    if not isinstance(dataset_type, str):
+        dataset_cls = dataset_type
+    else:
+        with DATASETS.switch_scope_and_registry(cfg.get('default_scope')) as registry:
+            dataset_cls = registry.get(dataset_type)
+    metainfo = getattr(dataset_cls, 'METAINFO', None) or {}
+    return tuple(metainfo['classes']) if metainfo.get('classes') else None
 
 
 class Predictor:
@@ -74,8 +126,9 @@ class Predictor:
 
     Args:
         config: config file or :class:`Config`.
-        checkpoint: trained weights; optional for zero-shot models whose weights come from the
-            config. Named explicitly, so it is trusted (see ``clipdense.utils.checkpoint``).
+        checkpoint: trained weights (default: the config's ``load_from``), loaded weights-only
+            and strictly; optional only for models whose weights all come from the config
+            (``weights_from_config``, e.g. zero-shot MaskCLIP).
         vocabulary: class names (synonym lists allowed) or None for the model's own classes.
     """
 
@@ -87,19 +140,25 @@ class Predictor:
         self.task = 'det' if cfg.get('default_scope') == 'mmdet' else 'seg'
         init_default_scope(cfg.get('default_scope', 'mmseg'))
         from mmengine.registry import MODELS
+
+        from clipdense.apis.trained_weights import (load_trained_checkpoint,
+                                                    require_trained_weights)
         cfg.model.train_cfg = None
-        model = MODELS.build(cfg.model)
-        classes = _config_classes(cfg)
+        checkpoint = checkpoint if checkpoint is not None else cfg.get('load_from')
+        if checkpoint is not None and not os.path.isfile(checkpoint):
+            raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
+        # randomly initialised parts (toy configs) come out the same in every call
+        with torch.random.fork_rng():
+            torch.manual_seed((cfg.get('randomness') or {}).get('seed') or 0)
+            model = MODELS.build(cfg.model)
+            require_trained_weights(model, checkpoint, getattr(cfg, 'filename', None) or
+                                    'the config')
+            if checkpoint is None and hasattr(model, 'init_weights'):
+                model.init_weights()
+        classes = config_classes(cfg)
         if checkpoint is not None:
-            if not os.path.isfile(checkpoint):
-                raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
-            from mmengine.runner import load_checkpoint
-            install_checkpoint_loader()
-            trust_checkpoints(checkpoint)
-            meta = load_checkpoint(model, checkpoint, map_location='cpu').get('meta', {})
+            meta = load_trained_checkpoint(model, checkpoint).get('meta', {})
             classes = tuple(meta.get('dataset_meta', {}).get('classes') or classes or ())
-        elif hasattr(model, 'init_weights'):
-            model.init_weights()
         self.model = model.to(device).eval()
         self.cfg = cfg
         self.model_classes = list(classes or ())
@@ -146,7 +205,8 @@ class Predictor:
 
     @torch.no_grad()
     def predict(self, image_path: str):
-        """Seg: ``(H, W)`` int64 indices into ``class_names``. Det: dict of boxes/scores/labels."""
+        """Seg: ``(H, W)`` int64 indices into ``class_names``. Det: dict of boxes/scores/labels
+        (and ``masks`` ``(N, H, W)`` bool for instance segmentation models)."""
         if self.task == 'seg':
             return self.seg_scores(image_path).argmax(0).cpu().numpy()
         sample = self._test_step(image_path)
@@ -157,8 +217,30 @@ class Predictor:
             mapping = {c: i for i, c in enumerate(self.class_index)}
             keep = torch.tensor([int(l) in mapping for l in labels], dtype=torch.bool)
             labels = torch.tensor([mapping.get(int(l), -1) for l in labels])
-        return dict(boxes=instances.bboxes.cpu()[keep].numpy(),
-                    scores=instances.scores.cpu()[keep].numpy(), labels=labels[keep].numpy())
+        result = dict(boxes=instances.bboxes.cpu()[keep].numpy(),
+                      scores=instances.scores.cpu()[keep].numpy(), labels=labels[keep].numpy())
+        if 'masks' in instances:
+            result['masks'] = instances.masks.cpu()[keep].numpy().astype(bool)
+        return result
+
+    @torch.no_grad()
+    def pixel_text_scores(self, image_path: str) -> dict:
+        """DenseCLIP models' pixel-text matching on the whole test-resized (and padded) image:
+        ``score_map`` ``(K, h, w)`` cosine at the dense-feature ``stride`` and
+        ``text_embeddings`` ``(K, C)``, in ``class_names`` order, plus the resized image's
+        ``img_shape`` (cells past it are padding)."""
+        if not hasattr(self.model, 'pixel_text_scores'):
+            raise ValueError(f'{type(self.model).__name__} has no pixel-text score map '
+                             '(DenseCLIP segmentors and detectors have)')
+        data = self.pipeline(dict(img_path=str(image_path)))
+        batch = self.model.data_preprocessor(
+            dict(inputs=[data['inputs']], data_samples=[data['data_samples']]), False)
+        text, score_map = self.model.pixel_text_scores(batch['inputs'])
+        index = self.class_index if self.class_index is not None else slice(None)
+        return dict(score_map=score_map[0, index].float().cpu(),
+                    text_embeddings=text[0, index].float().cpu(),
+                    stride=batch['inputs'].shape[-1] // score_map.shape[-1],
+                    img_shape=tuple(data['data_samples'].metainfo['img_shape']))
 
 
 def palette(num_classes: int) -> np.ndarray:

@@ -3,8 +3,12 @@ import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
+from mmengine.hooks import CheckpointHook
 
-from clipdense.utils import install_checkpoint_loader, prepare_distributed, trust_checkpoints
+from clipdense.utils import (find_resume_checkpoint, install_atomic_file_backend,
+                             prepare_distributed)
+
+CHECKPOINT_HOOK_TYPES = ('CheckpointHook', 'mmengine.CheckpointHook')
 
 
 def add_runner_arguments(parser) -> None:
@@ -39,11 +43,51 @@ def load_config(config_path: str, cfg_options=None, work_dir=None, launcher='non
     return cfg
 
 
-def prepare_runtime(cfg: Config, *trusted_checkpoints: str) -> None:
-    """Checkpoint trust (own work dir + named files) and CPU-compatible distributed set-up."""
-    install_checkpoint_loader()
-    trust_checkpoints(cfg.work_dir, *trusted_checkpoints)
+WEIGHT_FILE_KEYS = ('pretrained', 'checkpoint')
+
+
+def drop_weight_files(cfg):
+    """Sets every weight-file entry (``pretrained``, ``checkpoint``, e.g. CLIP-DINOiser's light
+    layers) of a (nested) model config to None, in place, so it builds with random weights and
+    no files (analysis tools); returns ``cfg``."""
+    if isinstance(cfg, dict):
+        for key, value in cfg.items():
+            if key in WEIGHT_FILE_KEYS:
+                cfg[key] = None
+            else:
+                drop_weight_files(value)
+    elif isinstance(cfg, (list, tuple)):
+        for item in cfg:
+            drop_weight_files(item)
+    return cfg
+
+
+def prepare_runtime(cfg: Config) -> None:
+    """Safe checkpointing for every config (atomic local writes, :class:`SafeCheckpointHook` in
+    place of mmengine's ``CheckpointHook``) and CPU-compatible distributed set-up."""
+    install_atomic_file_backend()
+    hooks = cfg.setdefault('default_hooks', {})
+    hook = hooks.get('checkpoint', dict(type='CheckpointHook', interval=1))  # mmengine's default
+    if hook is not None and (hook.get('type') in CHECKPOINT_HOOK_TYPES or
+                             hook.get('type') is CheckpointHook):
+        hooks['checkpoint'] = dict(hook, type='SafeCheckpointHook')
     prepare_distributed(cfg, cfg.launcher)
+
+
+def resolve_auto_resume(cfg: Config) -> None:
+    """``--resume`` without a path: the newest intact checkpoint of the work dir, saying which
+    ones were skipped (a run killed during a save); from scratch when there is none."""
+    from mmengine.logging import print_log
+    checkpoint, notes = find_resume_checkpoint(cfg.work_dir)
+    for note in notes:
+        print_log(f'resume: {note}, skipped', 'current')
+    if checkpoint is None:
+        print_log(f'resume: no intact checkpoint in {cfg.work_dir}; training from scratch',
+                  'current')
+        cfg.resume, cfg.load_from = False, None
+    else:
+        print_log(f'resume: from {checkpoint}', 'current')
+        cfg.resume, cfg.load_from = True, checkpoint
 
 
 def enable_visualization(cfg: Config, show: bool, show_dir, wait_time: float) -> None:

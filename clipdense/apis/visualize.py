@@ -1,18 +1,16 @@
 """Overlays with a legend for segmentation and detection results, and atomic file writers."""
 import json
-import os
 from typing import Dict, Sequence
 
 import cv2
 import numpy as np
 
+from clipdense.utils.atomic_io import atomic_write
+
 
 def write_atomic(path: str, payload: bytes) -> None:
-    """Writes ``payload`` to ``path`` via a temporary file, so no half-written file remains."""
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'wb') as f:
-        f.write(payload)
-    os.replace(tmp, path)
+    """Writes ``payload`` to ``path`` atomically (:func:`clipdense.utils.atomic_write`)."""
+    atomic_write(path, payload)
 
 
 def write_png(path: str, array: np.ndarray) -> None:
@@ -66,8 +64,11 @@ def draw_segmentation(image: np.ndarray, labels: np.ndarray, class_names: Sequen
 
 def draw_detections(image: np.ndarray, detections: Dict[str, np.ndarray],
                     class_names: Sequence[str], colours: np.ndarray) -> np.ndarray:
-    """Boxes ``(N, 4)`` x1y1x2y2 with labels and scores drawn on the RGB image + a legend."""
+    """Boxes ``(N, 4)`` x1y1x2y2 with labels and scores drawn on the RGB image + a legend;
+    instance masks ``(N, H, W)`` bool (``detections['masks']``, if any) blended in first."""
     canvas = image.copy()
+    for mask, label in zip(detections.get('masks', ()), detections['labels']):
+        canvas[mask] = (0.5 * canvas[mask] + 0.5 * colours[label]).astype(np.uint8)
     for box, score, label in zip(detections['boxes'], detections['scores'],
                                  detections['labels']):
         colour = tuple(int(c) for c in colours[label])
@@ -78,3 +79,11 @@ def draw_detections(image: np.ndarray, detections: Dict[str, np.ndarray],
     present = sorted(set(int(l) for l in detections['labels']))
     return _attach(canvas, _legend(image.shape[0], [(class_names[c], colours[c])
                                                     for c in present]))
+
+
+def encode_mask_rle(mask: np.ndarray) -> dict:
+    """COCO run-length encoding of an ``(H, W)`` bool mask: ``{'size': [H, W], 'counts': str}``
+    (decode with ``pycocotools.mask.decode``)."""
+    from pycocotools import mask as mask_utils
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return dict(size=[int(s) for s in rle['size']], counts=rle['counts'].decode('ascii'))

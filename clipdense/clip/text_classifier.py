@@ -6,6 +6,7 @@ L2-normalised again. Results are cached under a key of (encoder fingerprint, nam
 where the fingerprint hashes the text tower's weights, so changed weights never hit a stale entry.
 """
 import hashlib
+import io
 import json
 import os
 from typing import Callable, List, Optional, Sequence, Union
@@ -13,6 +14,8 @@ from typing import Callable, List, Optional, Sequence, Union
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from clipdense.utils.atomic_io import atomic_write
 
 from .templates import get_templates
 from .tokenizer import CLIPTokenizer
@@ -34,7 +37,22 @@ def parse_class_names(class_names: ClassNames) -> List[List[str]]:
         parsed.append(synonyms)
     if not parsed:
         raise ValueError('the vocabulary is empty: give at least one class name')
+    _reject_duplicates(parsed)
     return parsed
+
+
+def _reject_duplicates(vocabulary: List[List[str]]) -> None:
+    """A name (case and spacing aside, as CLIP's tokenizer sees it) may name one class once:
+    repeated names tie and silently change which class wins."""
+    owners = {}
+    for index, synonyms in enumerate(vocabulary):
+        for name in synonyms:
+            owners.setdefault(' '.join(name.lower().split()), []).append(index)
+    repeated = {name: classes for name, classes in owners.items() if len(classes) > 1}
+    if repeated:
+        described = ', '.join(f'{name!r} (classes ' + ', '.join(f'#{i}' for i in classes) + ')'
+                              for name, classes in repeated.items())
+        raise ValueError(f'duplicate class names: {described}; each name may appear once')
 
 
 def parse_vocabulary(text: str) -> List[List[str]]:
@@ -78,10 +96,9 @@ class TextClassifierCache:
         return torch.load(path, map_location='cpu', weights_only=True)['embeddings']
 
     def save(self, key: str, embeddings: torch.Tensor, meta: dict) -> None:
-        os.makedirs(self.cache_dir, exist_ok=True)
-        tmp = self.path(key) + f'.tmp{os.getpid()}'
-        torch.save(dict(embeddings=embeddings.cpu(), **meta), tmp)
-        os.replace(tmp, self.path(key))  # atomic: readers never see a half-written file
+        buffer = io.BytesIO()
+        torch.save(dict(embeddings=embeddings.cpu(), **meta), buffer)
+        atomic_write(self.path(key), buffer.getvalue())  # readers never see a half-written file
 
 
 @torch.no_grad()

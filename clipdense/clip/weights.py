@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from clipdense.utils.checkpoint import CheckpointError, load_checkpoint_file
+
 from .torchscript import is_torchscript_archive, read_torchscript_state_dict
 
 StateDict = Dict[str, torch.Tensor]
@@ -57,20 +59,32 @@ def read_weight_file(path: str) -> StateDict:
             f'CLIP weight file not found: {path!r}. Pass the path of a local file (an OpenAI '
             'archive such as RN50.pt / ViT-B-16.pt, an open_clip checkpoint, or a .safetensors '
             'file); nothing is downloaded.')
-    if path.endswith('.safetensors'):
+    if os.path.getsize(path) == 0:
+        raise CLIPWeightsError(f'CLIP weight file {path!r} is empty (0 bytes)')
+    if path.endswith('.safetensors') or _looks_like_safetensors(path):
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
-        raw = load_file(path)
+        try:
+            raw = load_file(path)
+        except (SafetensorError, OSError, ValueError) as err:
+            raise CLIPWeightsError(f'{path!r} is not a readable .safetensors file (truncated or '
+                                   f'corrupt: {err})') from err
     elif is_torchscript_archive(path):
         raw = read_torchscript_state_dict(path)
     else:
         try:
-            raw = torch.load(path, map_location='cpu', weights_only=True)
-        except Exception as err:  # pickle errors carry many types
-            raise CLIPWeightsError(
-                f'{path!r} could not be read as a weights-only checkpoint ({err}). Foreign '
-                'weights are never fully unpickled; re-save them as a plain state dict or '
-                '.safetensors.') from err
+            raw = load_checkpoint_file(path, map_location='cpu')
+        except CheckpointError as err:  # unsafe types, text files, truncated archives
+            raise CLIPWeightsError(f'CLIP weights: {err}') from err
     return normalize_state_dict(raw, source=path)
+
+
+def _looks_like_safetensors(path: str) -> bool:
+    """A safetensors file starts with an 8-byte little-endian header length, then ``{``."""
+    with open(path, 'rb') as f:
+        head = f.read(9)
+    return len(head) == 9 and head[8:9] == b'{' and \
+        int.from_bytes(head[:8], 'little') < os.path.getsize(path)
 
 
 def normalize_state_dict(raw, source: str = '<state dict>') -> StateDict:
@@ -182,16 +196,25 @@ def load_state_dict_into(module: nn.Module, state_dict: StateDict, *, strict: bo
 
 
 def describe_state_dict_hint(state_dict: StateDict) -> str:
-    """A sentence naming the architecture the weights look like, for error messages."""
-    from .architectures import guess_model_name, infer_clip_config
-    try:
-        config = infer_clip_config(state_dict)
-    except CLIPWeightsError:
+    """A sentence naming the architecture the weights look like, for error messages. Works on
+    the weights of one tower too, with or without their ``visual.`` prefix."""
+    from .architectures import guess_model_names, infer_partial_clip_config
+    config = infer_partial_clip_config(state_dict)
+    if not config:
         return 'its architecture could not be inferred.'
-    name = guess_model_name(config)
-    vision = config['vision_cfg']
-    arch = (f"ViT width {vision['width']}, patch {vision['patch_size']}, {vision['layers']} layers"
-            if vision.get('patch_size') else
-            f"ResNet layers {vision['layers']}, width {vision['width']}")
-    return (f'the weights look like {name!r} ({arch}); build the model with '
-            f'model_name={name!r}' if name else f'the weights look like {arch}') + '.'
+    parts = []
+    vision, text = config.get('vision_cfg'), config.get('text_cfg')
+    if vision is not None:
+        parts.append(f"ViT width {vision['width']}, patch {vision['patch_size']}, "
+                     f"{vision['layers']} layers" if vision.get('patch_size') else
+                     f"ResNet layers {vision['layers']}, width {vision['width']}")
+    if text is not None:
+        parts.append(f"text transformer width {text['width']}, {text['layers']} layers")
+    arch = '; '.join(parts)
+    names = guess_model_names(config)
+    if len(names) == 1:
+        return (f'the weights look like {names[0]!r} ({arch}); build the model with '
+                f'model_name={names[0]!r}.')
+    if names:
+        return f'the weights look like {arch} (as in {", ".join(names)}).'
+    return f'the weights look like {arch}.'

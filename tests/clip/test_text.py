@@ -44,6 +44,14 @@ def test_vocabulary_parsing():
         parse_class_names(['cat', ' ; '])
 
 
+def test_duplicate_names_are_refused_by_name():
+    """Repeated names tie (case and spacing aside, as the tokenizer sees them)."""
+    with pytest.raises(ValueError, match=r"duplicate class names: 'red ball' \(classes #0, #2\)"):
+        parse_vocabulary('red ball, dog, Red  Ball')
+    with pytest.raises(ValueError, match=r"'puppy' \(classes #1, #1\)"):
+        parse_class_names(['cat', 'puppy; dog; puppy'])
+
+
 class CountingEncoder:
     def __init__(self, model):
         self.model, self.calls = model, 0

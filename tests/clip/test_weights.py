@@ -125,8 +125,52 @@ def test_missing_file_and_hub_tags_give_instructions(tmp_path):
 def test_foreign_pickles_are_not_unpickled(tmp_path):
     path = tmp_path / 'evil.pt'
     torch.save({'obj': _Opaque()}, path)
-    with pytest.raises(CLIPWeightsError, match='weights-only'):
+    with pytest.raises(CLIPWeightsError, match=r'test_weights\._Opaque, which is not allowed'):
         read_weight_file(str(path))
+
+
+def test_unreadable_weight_files_are_named(tiny_rn_clip, tmp_path):
+    empty, text = tmp_path / 'empty.pt', tmp_path / 'notes.pt'
+    empty.write_bytes(b'')
+    text.write_text('RN50 weights: see the download page\n')
+    corrupt = tmp_path / 'cut.safetensors'
+    save_safetensors(tiny_rn_clip.state_dict(), corrupt)
+    corrupt.write_bytes(corrupt.read_bytes()[:200])
+    renamed = tmp_path / 'weights.bin'  # safetensors content under another suffix
+    save_safetensors(tiny_rn_clip.state_dict(), renamed)
+    assert set(read_weight_file(str(renamed))) == set(tiny_rn_clip.state_dict())
+    for path, message in ((empty, r"empty\.pt' is empty \(0 bytes\)"),
+                          (text, r"notes\.pt is not a PyTorch checkpoint: it is a text file "
+                                 r"\(it starts with 'RN50 weights"),
+                          (corrupt, r"cut\.safetensors' is not a readable \.safetensors file")):
+        with pytest.raises(CLIPWeightsError, match=message):
+            read_weight_file(str(path))
+
+
+def test_wrong_architecture_hint_for_a_single_tower(tiny_rn_clip, tmp_path):
+    """DenseCLIP towers load their part of the file (``visual.`` stripped, or the text keys
+    only); the hint still names the architecture the file was made for."""
+    import open_clip
+
+    from clipdense.clip.weights import load_state_dict_into, sub_state_dict
+    from clipdense.models.backbones.clip_resnet import CLIPResNet
+    from clipdense.models.text.clip_text_encoder import CLIPTextEncoder
+    path = tmp_path / 'tiny_rn.pt'
+    torch.save(tiny_rn_clip.state_dict(), path)
+    tower = CLIPResNet(layers=[1, 1, 1, 1], width=16, output_dim=24, input_resolution=64)
+    with pytest.raises(CLIPWeightsError, match=r'look like ResNet layers \[1, 1, 1, 1\], width 8'):
+        tower.load_clip_weights(str(path))
+    text = CLIPTextEncoder(embed_dim=24, transformer_width=64, transformer_heads=1,
+                           transformer_layers=1)
+    with pytest.raises(CLIPWeightsError, match='look like text transformer width 32, 1 layers'):
+        text.load_clip_weights(str(path))
+    rn50 = open_clip.create_model('RN50', device='meta').state_dict()  # shapes only
+    with pytest.raises(CLIPWeightsError, match="look like 'RN50' .*model_name='RN50'"):
+        load_state_dict_into(tower, sub_state_dict(rn50, 'visual.'))
+    vit = open_clip.create_model('ViT-B-16', device='meta').state_dict()
+    with pytest.raises(CLIPWeightsError,
+                       match=r"look like 'ViT-B-16' \(ViT width 768, patch 16, 12 layers\)"):
+        load_state_dict_into(tower, sub_state_dict(vit, 'visual.'))
 
 
 class _Opaque:

@@ -115,3 +115,18 @@ def test_zero_shot_evaluation_without_a_checkpoint(toy_ade_root, tmp_path):
     output = result.stdout + result.stderr
     assert 'Load checkpoint' not in output
     assert 0.0 <= last_metric(output, 'mIoU') <= 100.0
+
+
+def test_a_training_checkpoint_as_the_light_layer_file(trained):
+    """decode_head.checkpoint may name clipdense's own training checkpoint (training state
+    included): its light layers are loaded."""
+    from mmengine.config import Config
+
+    from clipdense.apis.inference import Predictor
+    from clipdense.utils import load_checkpoint_file
+    cfg = Config.fromfile(os.path.join(ROOT, EVAL_CONFIG))
+    cfg.model.decode_head.checkpoint = str(trained / 'iter_8.pth')
+    head = Predictor(cfg, vocabulary=[['sky'], ['grass']]).model.decode_head
+    state = load_checkpoint_file(str(trained / 'iter_8.pth'))['state_dict']
+    for key in LIGHT_KEYS:
+        assert torch.equal(head.state_dict()[key[len('decode_head.'):]], state[key]), key

@@ -16,6 +16,7 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from clipdense.registry import register_model
+from clipdense.utils.checkpoint import load_checkpoint_file
 
 LIGHT_LAYER_PREFIXES = ('obj_proj.', 'bkg_decoder.')
 
@@ -69,12 +70,15 @@ def require_weight_file(path: str, what: str, expected: str) -> None:
 
 def read_light_layer_checkpoint(path: str) -> Dict[str, torch.Tensor]:
     """``obj_proj.*`` / ``bkg_decoder.*`` tensors from the released checkpoint format
-    (``{'epoch', 'model_state_dict': {...}}``) or from a clipdense checkpoint
-    (``state_dict`` with ``decode_head.`` prefixes)."""
+    (``{'epoch', 'model_state_dict': {...}}``) or from a clipdense training checkpoint
+    (``state_dict`` with ``decode_head.`` prefixes, plus the training state)."""
     require_weight_file(path, 'CLIP-DINOiser light-layer (model.decode_head.checkpoint)',
                         'the released checkpoint (last.pt, ~7 MB)')
     path = os.path.expanduser(path)
-    raw = torch.load(path, map_location='cpu', weights_only=True)
+    # weights-only with mmengine's types allowed: a clipdense training checkpoint works too
+    raw = load_checkpoint_file(path, map_location='cpu')
+    if not isinstance(raw, dict):
+        raise ValueError(f'{path}: expected a checkpoint dict, got {type(raw).__name__}')
     return extract_light_layers(raw, source=path)
 
 

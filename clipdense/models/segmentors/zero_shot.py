@@ -120,6 +120,14 @@ class ZeroShotSegmentor(BaseSegmentor):
         self.vocabulary = vocabulary
 
     @property
+    def weights_from_config(self) -> bool:
+        """True when evaluation needs no trained checkpoint: MaskCLIP (frozen CLIP only), light
+        layers read from ``decode_head.checkpoint``, or no teachers to learn them from (random
+        light layers are then the config's choice, as in the toy mechanics config)."""
+        return (self.decode_head is None or self.decode_head.checkpoint is not None or
+                not self.teachers)
+
+    @property
     def num_classes(self) -> int:
         return len(self.vocabulary) if self.vocabulary else 0
 

@@ -7,3 +7,7 @@ _base_ = [
 model = dict(
     data_preprocessor=dict(size={{_base_.crop_size}}),
     backbone=dict(input_resolution=512, pretrained='pretrained/RN50.pt'))
+# The original trains the CLIP backbone with SyncBN (its train_denseclip.py converts it), so BN
+# statistics cover the global batch of 32. mmengine converts every BN when the run is distributed
+# and reverts SyncBN to BN otherwise (single GPU, CPU).
+sync_bn = 'torch'

@@ -6,3 +6,7 @@ _base_ = [
 model = dict(
     data_preprocessor=dict(size={{_base_.crop_size}}),
     test_cfg=dict(mode='slide', crop_size={{_base_.crop_size}}, stride=(341, 341)))
+# The original trains the CLIP backbone with SyncBN (its train_denseclip.py converts it), so BN
+# statistics cover the global batch of 32. mmengine converts every BN when the run is distributed
+# and reverts SyncBN to BN otherwise (single GPU, CPU).
+sync_bn = 'torch'

@@ -24,12 +24,15 @@ def _resize_grid(pos, size):
     return torch.cat([pos[:1], grid[0].flatten(1).T])
 
 
-def _attention_pool_reference(x, weights, heads):
-    """CLIP's attention pool over all positions with plain tensor ops (no nn.MultiheadAttention)."""
+def _attention_pool_reference(x, weights, heads, pos=None):
+    """CLIP's attention pool over all positions with plain tensor ops (no nn.MultiheadAttention);
+    ``pos`` ``(1 + H*W, C)`` defaults to the weights' grid resized bilinearly to the map."""
     batch, channels, height, width = x.shape
     tokens = x.flatten(2).transpose(1, 2)
     tokens = torch.cat([tokens.mean(dim=1, keepdim=True), tokens], dim=1)
-    tokens = tokens + _resize_grid(weights['attnpool.positional_embedding'], (height, width))
+    if pos is None:
+        pos = _resize_grid(weights['attnpool.positional_embedding'], (height, width))
+    tokens = tokens + pos
 
     def project(name):
         out = tokens @ weights[f'attnpool.{name}.weight'].T + weights[f'attnpool.{name}.bias']
@@ -64,7 +67,7 @@ def test_openai_resnet_weights_reproduce_attention_pool_recomputed_by_hand(tmp_p
     clip, path = _clip_and_archive(TINY_RN, tmp_path, seed=0)
     # Grid 2x2 in the file (64 px), 3x3 in the model (96 px): resized at load, again at run time.
     backbone = CLIPResNetWithAttention(layers=[1, 1, 1, 1], width=8, output_dim=24,
-                                       input_resolution=96, pretrained=path)
+                                       input_resolution=96, heads=4, pretrained=path)
     report = backbone.load_clip_weights(path)
     assert report.missing == [] and report.unexpected == []
     assert report.resized == [('attnpool.positional_embedding', (5, 256), (10, 256))]
@@ -92,11 +95,73 @@ def test_openai_resnet_weights_reproduce_attention_pool_recomputed_by_hand(tmp_p
 def test_resnet_with_attention_global_output_equals_clip_image_embedding(tmp_path):
     clip, path = _clip_and_archive(TINY_RN, tmp_path, seed=1)
     backbone = CLIPResNetWithAttention(layers=[1, 1, 1, 1], width=8, output_dim=24,
-                                       input_resolution=64, pretrained=path)
+                                       input_resolution=64, heads=4, pretrained=path)  # OpenAI's
     backbone.init_weights()
     image = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         assert torch.allclose(backbone.eval()(image)[-1][0], clip.encode_image(image), atol=1e-5)
+
+
+def test_attention_pool_heads_default_to_denseclips_32_and_plain_resnet_keeps_openais():
+    assert CLIPResNetWithAttention(layers=[1, 1, 1, 1], width=8).attnpool.num_heads == 32
+    assert CLIPResNetWithAttention(layers=[1, 1, 1, 1], width=8, heads=4).attnpool.num_heads == 4
+    with torch.device('meta'):  # RN50x4 (width 80): OpenAI's rule gives 40 heads, DenseCLIP's 32
+        assert CLIPResNetWithAttention(model_name='RN50x4').attnpool.num_heads == 32
+        assert CLIPResNetWithAttention(model_name='RN50x4', heads=40).attnpool.num_heads == 40
+        assert CLIPResNetWithAttention([1, 1, 1, 1], 8, 24, 64, 4).attnpool.num_heads == 4
+    from clipdense.models.backbones import CLIPResNet
+    assert CLIPResNet(model_name='RN50x4').heads == 40
+    assert CLIPResNet(layers=[1, 1, 1, 1], width=80).heads == 40
+
+
+def _hand_cropped(pos, side, height, width):
+    """The detection rule, one position at a time: cell (i, j) takes grid cell
+    (min(i, side - 1), min(j, side - 1)); the global token keeps row 0."""
+    rows = [pos[0]]
+    for i in range(height):
+        for j in range(width):
+            rows.append(pos[1 + min(i, side - 1) * side + min(j, side - 1)])
+    return torch.stack(rows)
+
+
+@pytest.mark.parametrize('map_size', [(3, 2), (2, 4), (4, 4), (6, 3), (5, 7)],
+                         ids=['smaller', 'smaller-rows', 'equal', 'taller', 'larger'])
+def test_detection_positional_embedding_is_cropped_top_left_and_edge_extended(map_size):
+    """Grid 4x4 (input_resolution 128). Maps within it take the top-left crop (the original's
+    ``pos[1:].reshape(4, 4, C)[:H, :W]``, no interpolation); larger maps, where the original
+    failed with a shape error, repeat the last row/column."""
+    torch.manual_seed(0)
+    backbone = CLIPResNetWithAttention(layers=[1, 1, 1, 1], width=8, output_dim=24,
+                                       input_resolution=128, heads=4,
+                                       pos_embed_mode='crop').eval()
+    pool = backbone.attnpool
+    height, width = map_size
+    pos = pool.positional_embedding.detach()
+    expected = _hand_cropped(pos, 4, height, width)
+    assert torch.equal(pool.positional_embedding_for(height, width).detach(), expected)
+    if height <= 4 and width <= 4:
+        original = torch.cat([pos[:1], pos[1:].reshape(4, 4, -1)[:height, :width].reshape(
+            height * width, -1)])
+        assert torch.equal(expected, original)
+    image = torch.randn(2, 3, 32 * height, 32 * width)
+    weights = {f'attnpool.{k}': v for k, v in pool.state_dict().items()}
+    with torch.no_grad():
+        *maps, (global_feat, dense) = backbone(image)
+        ref_global, ref_dense = _attention_pool_reference(maps[-1], weights, heads=4,
+                                                          pos=expected)
+    assert dense.shape == (2, 24, height, width)
+    assert torch.allclose(global_feat, ref_global, atol=1e-5)
+    assert torch.allclose(dense, ref_dense, atol=1e-5)
+
+
+def test_segmentation_positional_embedding_is_interpolated_by_default():
+    backbone = CLIPResNetWithAttention(layers=[1, 1, 1, 1], width=8, input_resolution=128)
+    pos = backbone.attnpool.positional_embedding.detach()
+    assert backbone.attnpool.pos_embed_mode == 'interpolate'
+    assert torch.allclose(backbone.attnpool.positional_embedding_for(3, 2).detach(),
+                          _resize_grid(pos, (3, 2)), atol=1e-6)
+    with pytest.raises(ValueError, match="pos_embed_mode must be one of"):
+        CLIPResNetWithAttention(layers=[1, 1, 1, 1], width=8, pos_embed_mode='nearest')
 
 
 def _tiny_vit(**kwargs):

@@ -239,3 +239,50 @@ def test_released_vit_checkpoint_layout_matches():
         else:
             assert tuple(state[key].shape) == shape, key
     assert not [k for k in state if k.startswith('identity_head') or 'drop' in k]
+
+
+def test_public_pixel_text_scores_equal_what_the_neck_and_decode_head_receive(toy_cfg):
+    cfg = copy.deepcopy(toy_cfg.model)
+    cfg.text_head = True  # the decode head also receives the refined text embeddings first
+    cfg.decode_head.in_index = [1, 2, 3, 4]
+    model = build_model(cfg).eval()
+    with torch.no_grad():
+        model.gamma.fill_(0.5)
+    received = {}
+    model.neck.register_forward_pre_hook(lambda _, args: received.update(neck=args[0]))
+    head_forward = model.decode_head.forward  # called directly, so hooks would not fire
+
+    def capture(inputs):
+        received['head'] = inputs
+        return head_forward(inputs)
+
+    model.decode_head.forward = capture
+    image = torch.randn(2, 3, 64, 96)
+    with torch.no_grad():
+        text, score_map = model.pixel_text_scores(image)
+        model._forward(image)
+    assert text.shape == (2, 6, 64) and score_map.shape == (2, 6, 2, 3)
+    assert torch.equal(received['neck'][3][:, -6:], score_map)  # fused as is (no tau)
+    assert torch.equal(received['head'][0], text)
+
+
+def test_refactored_text_path_reproduces_the_segmentor_bit_for_bit(toy_cfg):
+    """The shared text path (ContextAwarePrompting) composed by hand from the segmentor's own
+    modules, in the order the segmentor used before the detectors shared it: equal bits."""
+    model = build_model(toy_cfg.model).eval()
+    with torch.no_grad():
+        model.gamma.fill_(0.5)
+        image = torch.randn(2, 3, 96, 128)
+        *stages, (global_feat, dense) = model.backbone(image)
+        text = model.text_encoder(model.texts, model.contexts).expand(2, -1, -1)
+        context = torch.cat([global_feat.unsqueeze(1), dense.flatten(2).transpose(1, 2)], dim=1)
+        text = text + model.gamma * model.context_decoder(text, context)
+        score_map = torch.einsum('bchw,bkc->bkhw', F.normalize(dense, dim=1),
+                                 F.normalize(text, dim=2))
+        stages[3] = torch.cat([stages[3], score_map], dim=1)
+        logits = model.decode_head.forward(list(model.neck(stages)))
+        assert torch.equal(model._forward(image), logits)
+    # seed 0 builds the contexts the segmentor built before the refactor (values recorded then:
+    # the construction order, hence the random stream, is unchanged)
+    assert build_model(toy_cfg.model, seed=0).contexts.flatten()[:3].tolist() == pytest.approx(
+        [-0.0643093, -0.5049067, -0.5837753], abs=1e-6)

@@ -2,45 +2,28 @@
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.utils import add_prefix
-from torch import Tensor, nn
+from torch import Tensor
 
-from clipdense.registry import SEG_DATASETS, SEG_MODELS
+from clipdense.registry import SEG_MODELS
 
-from ..text import CLIPTextContextEncoder, build_text_encoder
-
-
-def resolve_class_names(class_names: Union[str, Sequence[str]]) -> List[str]:
-    """A list of names, or the name of a registered dataset whose ``METAINFO['classes']`` to use
-    (e.g. ``'ADE20KDataset'``)."""
-    if isinstance(class_names, str):
-        dataset = SEG_DATASETS.get(class_names)
-        if dataset is None:
-            raise KeyError(f'class_names={class_names!r} is neither a list of class names nor a '
-                           'registered dataset type')
-        return list(dataset.METAINFO['classes'])
-    names = list(class_names)
-    if not names or not all(isinstance(n, str) and n.strip() for n in names):
-        raise ValueError(f'class_names must be non-empty strings, got {names}')
-    return names
+from ..text.denseclip_prompt import ContextAwarePrompting
+from ..text.denseclip_prompt import resolve_class_names  # noqa: F401  (its former home)
 
 
 @SEG_MODELS.register_module()
-class DenseCLIP(EncoderDecoder):
+class DenseCLIP(ContextAwarePrompting, EncoderDecoder):
     """DenseCLIP segmentor.
 
     Per image: backbone -> stage maps + ``[global (B, C), dense (B, C, h, w)]``; text embeddings
     ``t`` of the class names with learnable contexts ``(1, K, C)``; ``t += gamma *
     ContextDecoder(t, [global; dense tokens])``; the cosine score map ``(B, K, h, w)`` of dense
     features and ``t`` is concatenated onto stage ``score_concat_index``; neck -> decode head.
-    Training adds the identity head's loss on ``score_map / tau``.
-
-    The text encoder is frozen (``requires_grad=False``, eval mode) unless
-    ``freeze_text_encoder=False``; gradients still flow through it to the contexts. Its output is
-    image-independent, so in inference (eval mode, no grad) it is computed once and cached until
-    the contexts or its weights change; the context decoder runs for every image/crop.
+    Training adds the identity head's loss on ``score_map / tau``. The text side (tokens,
+    contexts, frozen and cached text encoder, context decoder, ``gamma``, score map) is
+    :class:`~clipdense.models.text.ContextAwarePrompting`, shared with the DenseCLIP detectors;
+    :meth:`pixel_text_scores` gives the refined text embeddings and the score map.
 
     Args:
         class_names: class names, or a registered dataset type to take them from.
@@ -72,88 +55,19 @@ class DenseCLIP(EncoderDecoder):
                          auxiliary_head=auxiliary_head, train_cfg=train_cfg, test_cfg=test_cfg,
                          data_preprocessor=data_preprocessor, pretrained=pretrained,
                          init_cfg=init_cfg)
-        self.text_encoder = build_text_encoder(text_encoder)
-        self.context_decoder = SEG_MODELS.build(context_decoder)
+        self._build_text_modules(text_encoder, context_decoder, SEG_MODELS)
         self.identity_head = SEG_MODELS.build(identity_head) if identity_head else None
         self.score_concat_index, self.text_head, self.tau = score_concat_index, text_head, tau
-
-        self.class_names = resolve_class_names(class_names)
+        self._init_prompts(class_names, context_length, token_embed_dim, text_dim,
+                           freeze_text_encoder)
         if len(self.class_names) != self.num_classes:
             raise ValueError(f'{len(self.class_names)} class names but the decode head has '
                              f'num_classes={self.num_classes}')
-        self._check_text_encoder(context_length, token_embed_dim, text_dim)
-        self.register_buffer(
-            'texts', CLIPTextContextEncoder.tokenize_class_names(self.class_names,
-                                                                 context_length),
-            persistent=False)
-        num_contexts = self.text_encoder.context_length - context_length
-        self.contexts = nn.Parameter(torch.empty(1, num_contexts, token_embed_dim))
-        nn.init.trunc_normal_(self.contexts, std=1.0, a=-2.0, b=2.0)
-        self.gamma = nn.Parameter(torch.full((text_dim, ), 1e-4))
-        self.freeze_text_encoder = freeze_text_encoder
-        if freeze_text_encoder:
-            self.text_encoder.requires_grad_(False)
-        self._text_cache = None
-
-    def _check_text_encoder(self, context_length: int, token_embed_dim: int, text_dim: int):
-        encoder = self.text_encoder
-        if not isinstance(encoder, CLIPTextContextEncoder):
-            raise TypeError(f'DenseCLIP needs a CLIPTextContextEncoder, got '
-                            f'{type(encoder).__name__}')
-        if encoder.context_length <= context_length:
-            raise ValueError(f'text_encoder.context_length ({encoder.context_length}) must exceed '
-                             f'the class-name context_length ({context_length}) by the number '
-                             'of learnable contexts')
-        width = encoder.token_embedding.embedding_dim
-        if token_embed_dim != width or text_dim != encoder.embed_dim:
-            raise ValueError(f'token_embed_dim={token_embed_dim} / text_dim={text_dim} must equal '
-                             f'the text encoder width {width} / embed_dim {encoder.embed_dim}')
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        if self.freeze_text_encoder:
-            self.text_encoder.eval()
-        if mode:
-            self._text_cache = None
-        return self
-
-    def _text_state(self) -> tuple:
-        """What the cached text embeddings depend on: the token ids, contexts and text-encoder
-        weights (storage and in-place version), device/dtype, and the autocast state (an output
-        computed under autocast has the autocast dtype and must not be reused outside it)."""
-        device_type = self.contexts.device.type
-        autocast = torch.is_autocast_enabled(device_type)
-        tensors = [self.texts, self.contexts, *self.text_encoder.parameters()]
-        return (self.contexts.device, self.contexts.dtype, autocast,
-                torch.get_autocast_dtype(device_type) if autocast else None,
-                tuple((t.data_ptr(), t._version) for t in tensors))
-
-    def text_embeddings(self) -> Tensor:
-        """Class embeddings with the learnt contexts, ``(1, K, text_dim)``; cached in
-        inference (eval mode without grad), recomputed when the contexts or weights change."""
-        if self.training or torch.is_grad_enabled():
-            return self.text_encoder(self.texts, self.contexts)
-        state = self._text_state()
-        if self._text_cache is None or self._text_cache[0] != state:
-            self._text_cache = (state, self.text_encoder(self.texts, self.contexts))
-        return self._text_cache[1]
 
     def _visual_text_features(self, inputs: Tensor) -> Tuple[List[Tensor], Tensor, Tensor]:
         """Neck features with the score map fused in, the score map ``(B, K, h, w)`` and the
         refined text embeddings ``(B, K, C)``."""
-        feats = self.backbone(inputs)
-        pair = feats[-1] if len(feats) == 5 else None
-        if not (isinstance(pair, (list, tuple)) and len(pair) == 2):
-            raise TypeError('DenseCLIP needs a backbone returning 4 maps and [global, dense] '
-                            'embeddings last: CLIPResNetWithAttention or '
-                            'CLIPVisionTransformer(get_embeddings=True)')
-        stages, (global_feat, dense) = list(feats[:4]), pair
-        visual_context = torch.cat([global_feat.unsqueeze(1), dense.flatten(2).transpose(1, 2)],
-                                   dim=1)
-        text = self.text_embeddings().expand(dense.shape[0], -1, -1)
-        text = text + self.gamma * self.context_decoder(text, visual_context)
-        score_map = torch.einsum('bchw,bkc->bkhw', F.normalize(dense, dim=1),
-                                 F.normalize(text, dim=2))
+        stages, (text, score_map) = self._backbone_pixel_text(inputs)
         index = self.score_concat_index
         stages[index] = torch.cat([stages[index], score_map], dim=1)
         if self.with_neck:

@@ -18,3 +18,8 @@ clip_vit_b16 = dict(
     double_class_embedding=True,  # the original's quirk; released DenseCLIP checkpoints need it
     pretrained='pretrained/ViT-B-16.pt')
 clip_vit_b16_baseline = dict(clip_vit_b16, drop_path_rate=0.0)
+# Detection (this project's extension, no counterpart in the original): the same tower for
+# COCO's 1333x800 inputs (positional grid 1344 / 16 = 84, resized bilinearly at load and run
+# time); DenseCLIP needs the embeddings, the plain-CLIP baseline does not.
+clip_vit_b16_det = dict(clip_vit_b16, input_resolution=1344, get_embeddings=True)
+clip_vit_b16_det_baseline = dict(clip_vit_b16_det, drop_path_rate=0.0, get_embeddings=False)

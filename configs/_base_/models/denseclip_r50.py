@@ -1,6 +1,6 @@
 # DenseCLIP on CLIP RN50 (Semantic FPN), as in the original's ADE20K configs: the pixel-text
 # score map (150 channels) joins backbone level 3; identity-head loss on score_map / tau.
-_base_ = './fpn_clip_r50.py'
+_base_ = ['./fpn_clip_r50.py', './denseclip_text_rn50.py']
 num_classes = 150
 model = dict(
     type='DenseCLIP',
@@ -11,21 +11,8 @@ model = dict(
     score_concat_index=3,
     tau=0.07,
     backbone=dict(type='CLIPResNetWithAttention', heads=32),
-    text_encoder=dict(
-        type='CLIPTextContextEncoder',
-        context_length=13,
-        embed_dim=1024,
-        transformer_width=512,
-        transformer_heads=8,
-        transformer_layers=12,
-        pretrained='pretrained/RN50.pt'),
-    context_decoder=dict(
-        type='ContextDecoder',
-        transformer_width=256,
-        transformer_heads=4,
-        transformer_layers=3,
-        visual_dim=1024,
-        dropout=0.1),
+    text_encoder={{_base_.denseclip_text_encoder}},
+    context_decoder={{_base_.denseclip_context_decoder}},
     neck=dict(in_channels=[256, 512, 1024, 2048 + num_classes]),
     identity_head=dict(
         type='IdentityHead',

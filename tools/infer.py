@@ -2,12 +2,13 @@
 
     python tools/infer.py CONFIG IMAGE_OR_FOLDER [...] [--checkpoint CKPT]
         [--texts "cat, dog; puppy, grass" | --vocab FILE] [--out-dir DIR] [--score-thr 0.3]
-        [--probs] [--bg-threshold 0.5]
+        [--probs] [--bg-threshold 0.5] [--score-maps]
 
 Writes per image: ``<name>_overlay.png`` (with a legend) and, for segmentation, ``<name>_labels.png``
 (class indices into the vocabulary) and with ``--probs`` ``<name>_probs.npz`` (``probs``:
-float16 ``(K, H, W)`` per-class scores, ``classes``), for detection ``<name>.json``; plus
-``results.json``.
+float32 ``(K, H, W)`` per-class scores whose argmax is the label map, ``classes``), for detection
+``<name>.json`` (boxes, scores, class names, and COCO RLE masks for instance segmentation); with
+``--score-maps`` (DenseCLIP) ``<name>_score_map.npz``; plus ``results.json``.
 Synonyms of one class are separated by ';', classes by ','. Without a vocabulary the model's own
 classes are used.
 """
@@ -35,6 +36,12 @@ def parse_args(argv=None):
     parser.add_argument('--bg-threshold', type=float,
                         help='zero-shot models: pixels whose best probability is below this '
                         'become "background" (which must be in the vocabulary)')
+    parser.add_argument('--proposals', help='OVSeg configs: folder of external mask proposals, '
+                        '<image stem>.json per image (e.g. SAM masks as RLE), classified by CLIP')
+    parser.add_argument('--score-maps', action='store_true',
+                        help='DenseCLIP configs: also write the pixel-text score maps '
+                        '(<name>_score_map.npz: score_map float32 (K, h, w) cosine at the '
+                        'dense-feature stride, classes, stride, img_shape)')
     return parser.parse_args(argv)
 
 
@@ -53,47 +60,58 @@ def set_background_threshold(model, threshold: float) -> None:
 def main(argv=None):
     args = parse_args(argv)
     import numpy as np
-    from PIL import Image
     from tqdm import tqdm
 
-    from clipdense.apis.inference import Predictor, collect_images, palette, read_vocabulary
-    from clipdense.apis.visualize import (draw_detections, draw_segmentation, label_map_dtype,
-                                          write_atomic, write_json, write_png)
+    from clipdense.apis.inference import (Predictor, check_images, collect_images,
+                                          load_rgb_image, palette, read_vocabulary)
+    from clipdense.apis.visualize import (draw_detections, draw_segmentation, encode_mask_rle,
+                                          label_map_dtype, write_atomic, write_json, write_png)
+    from clipdense.utils import check_writable_dir
 
+    if not 0 <= args.opacity <= 1:
+        raise ValueError(f'--opacity must be in [0, 1], got {args.opacity}')
+    check_writable_dir(args.out_dir, '--out-dir')
     vocabulary = read_vocabulary(args.texts, args.vocab)
     images = collect_images(args.inputs)
     stems = [p.stem for p in images]
     duplicates = sorted({s for s in stems if stems.count(s) > 1})
     if duplicates:
         raise ValueError(f'several inputs share the names {duplicates}; outputs would collide')
-    unreadable = []
-    for path in images:
-        try:
-            with Image.open(path) as im:
-                im.verify()
-        except Exception as err:  # PIL raises many types for broken files
-            unreadable.append(f'{path} ({err})')
-    if unreadable:
-        raise ValueError('unreadable images: ' + '; '.join(unreadable))
+    check_images(images)
 
-    predictor = Predictor(args.config, args.checkpoint, args.device, vocabulary)
+    config = args.config
+    if args.proposals:
+        from clipdense.datasets.ovseg_transforms import config_with_mask_proposals
+        config = config_with_mask_proposals(args.config, args.proposals, images)
+    predictor = Predictor(config, args.checkpoint, args.device, vocabulary)
     if args.bg_threshold is not None:
         set_background_threshold(predictor.model, args.bg_threshold)
+    if args.score_maps and not hasattr(predictor.model, 'pixel_text_scores'):
+        raise ValueError(f'--score-maps needs a DenseCLIP config; {args.config} builds '
+                         f'{type(predictor.model).__name__}')
     names = predictor.class_names
     colours = palette(len(names))
     os.makedirs(args.out_dir, exist_ok=True)
     summary = dict(task=predictor.task, classes=names, images=[])
     for path in tqdm(images, desc='infer', unit='img'):
-        rgb = np.asarray(Image.open(path).convert('RGB'))
+        rgb = load_rgb_image(path)
         base = os.path.join(args.out_dir, path.stem)
         entry = dict(image=str(path), overlay=f'{base}_overlay.png')
+        if args.score_maps:
+            entry['score_map'] = f'{base}_score_map.npz'
+            maps = predictor.pixel_text_scores(str(path))
+            buffer = io.BytesIO()
+            np.savez_compressed(buffer, score_map=maps['score_map'].numpy(),
+                                classes=np.array(names), stride=maps['stride'],
+                                img_shape=np.array(maps['img_shape']))
+            write_atomic(entry['score_map'], buffer.getvalue())
         if predictor.task == 'seg':
             scores = predictor.seg_scores(str(path)).cpu()
             prediction = scores.argmax(0).numpy()
             if args.probs:
                 entry['probs'] = f'{base}_probs.npz'
                 buffer = io.BytesIO()
-                np.savez_compressed(buffer, probs=scores.half().numpy(), classes=np.array(names))
+                np.savez_compressed(buffer, probs=scores.float().numpy(), classes=np.array(names))
                 write_atomic(entry['probs'], buffer.getvalue())
             write_png(f'{base}_labels.png', prediction.astype(label_map_dtype(len(names))))
             write_png(entry['overlay'], draw_segmentation(rgb, prediction, names, colours,
@@ -109,6 +127,8 @@ def main(argv=None):
                                label=int(label), class_name=names[label])
                           for box, score, label in zip(kept['boxes'], kept['scores'],
                                                        kept['labels'])]
+            for detection, mask in zip(detections, kept.get('masks', ())):
+                detection['mask_rle'] = encode_mask_rle(mask)
             write_json(f'{base}.json', detections)
             write_png(entry['overlay'], draw_detections(rgb, kept, names, colours))
             entry.update(detections=f'{base}.json', count=len(detections))

@@ -10,3 +10,14 @@ __all__ = [
 from .coco_object import COCO_OBJECT_CLASSES, COCOObjectDataset  # noqa: F401,E402
 from .image_folder import BrightnessJitter, UnlabeledImageFolder  # noqa: F401,E402
 from .voc20 import PascalVOC20Dataset  # noqa: F401,E402
+from .region_text import RegionTextDataset  # noqa: F401,E402  (OVSeg CLIP adaptation)
+from .region_text_transforms import (LoadRegionMask, PackRegionTextInputs,  # noqa: F401,E402
+                                     RegionCrop)
+from .ade847 import ADE20K847Dataset  # noqa: F401,E402  (OVSeg)
+from .pascal_context459 import PascalContext459Dataset  # noqa: F401,E402  (OVSeg)
+from .ovseg_transforms import (LoadMaskProposals,  # noqa: F401,E402  (OVSeg)
+                               LoadWideLabelAnnotations)
+from .ov_coco import (OV_COCO_BASE_CLASSES, OV_COCO_CLASSES,  # noqa: F401,E402  (F-VLM)
+                      OV_COCO_NOVEL_CLASSES, TOY_OV_BASE_CLASSES, TOY_OV_NOVEL_CLASSES,
+                      OVCocoDataset, ToyOVCocoDataset)
+from .scene_labels import SceneAccuracy, SceneLabelDataset  # noqa: F401,E402  (BIRDet)

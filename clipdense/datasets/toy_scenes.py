@@ -20,6 +20,14 @@ their full (unoccluded) polygon, ``area`` is the polygon's shoelace area and ``b
 only the semantic PNGs reflect occlusion. Placement rejects a new thing if it would hide more than
 half of an earlier one.
 
+Typed scenes (:func:`generate_typed_scene`, :func:`make_toy_coco_scenes`, for BIRDet) add an
+image-level scene label: the background is a meadow (the scenes above), a beach (sea band over
+speckled sand), snow, night (dark sky with stars, dark grass, things darkened) or a room (striped
+wallpaper over a plank floor); and partial objects: things cut by the image border (annotated by
+their visible polygon) or split in two by a scene occluder (trunk, post, lamp post, pillar;
+annotated by the full polygon). They draw from their own random stream, so the toy ADE / COCO
+outputs above are unchanged by their existence.
+
 Scene ``i`` of a split depends only on ``(seed, split, i)``, so growing ``num_train`` keeps the
 first images unchanged. Files are written with OpenCV (JPEG quality 95, PNG); with the same numpy,
 OpenCV (libjpeg/zlib) and pycocotools builds the output is byte-identical on regeneration. Other
@@ -31,6 +39,7 @@ import math
 import os
 import os.path as osp
 from dataclasses import dataclass, field
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -67,10 +76,13 @@ _CLASS_HSV = {
 @dataclass
 class ToyInstance:
     """One painted thing: class name, flat polygon ``[x0, y0, x1, y1, ...]`` in pixels, and its
-    full (unoccluded) boolean mask of shape (H, W)."""
+    full (unoccluded) boolean mask of shape (H, W). ``partial`` (typed scenes only): ``'border'``
+    (cut by the image border; the polygon is the part inside), ``'split'`` (a scene occluder cuts
+    it in two visible pieces) or None."""
     name: str
     polygon: list
     mask: np.ndarray = field(repr=False)
+    partial: Optional[str] = None
 
 
 @dataclass
@@ -80,6 +92,7 @@ class ToyScene:
     image: np.ndarray = field(repr=False)
     label: np.ndarray = field(repr=False)
     instances: list
+    scene_type: str = 'meadow'
 
 
 def class_label(name):
@@ -122,7 +135,13 @@ def _upsampled_noise(rng, height, width, cell):
 
 def _instance_colour(rng, name):
     """Per-instance RGB colour (3,) float32 in 0..255, uniform in the class's HSV box."""
-    (h_lo, h_hi), (s_lo, s_hi), (v_lo, v_hi) = _CLASS_HSV[name]
+    return _hsv_colour(rng, _CLASS_HSV[name])
+
+
+def _hsv_colour(rng, hsv_box):
+    """RGB colour (3,) float32 in 0..255, uniform in ``hsv_box`` = (hue degrees, saturation,
+    value) ranges."""
+    (h_lo, h_hi), (s_lo, s_hi), (v_lo, v_hi) = hsv_box
     hue = (rng.uniform(h_lo, h_hi) % 360) / 360
     rgb = colorsys.hsv_to_rgb(hue, rng.uniform(s_lo, s_hi), rng.uniform(v_lo, v_hi))
     return np.asarray(rgb, np.float32) * 255
@@ -227,16 +246,29 @@ def _outer_ring(mask):
     return grown & ~mask
 
 
+def _thing_names(rng, index):
+    """1..MAX_OBJECTS thing classes; the first cycles through the classes so any 4 consecutive
+    scenes cover all of them."""
+    num_things = int(rng.integers(1, MAX_OBJECTS + 1))
+    names = [TOY_THING_CLASSES[index % len(TOY_THING_CLASSES)]]
+    return names + [TOY_THING_CLASSES[i]
+                    for i in rng.integers(0, len(TOY_THING_CLASSES), num_things - 1)]
+
+
+def _hides_too_much(mask, visible, instances):
+    """Whether painting ``mask`` would leave an earlier thing less than MIN_VISIBLE_FRACTION of
+    its pixels visible (``visible``: their visible masks, in painting order)."""
+    return any((seen & ~mask).sum() < MIN_VISIBLE_FRACTION * earlier.mask.sum()
+               for seen, earlier in zip(visible, instances))
+
+
 def generate_scene(seed, split, index, size=(96, 128)):
     """Renders scene ``index`` of ``split`` ('train' or 'val') at ``size`` = (H, W)."""
     height, width = size
     rng = np.random.default_rng([seed, _SPLIT_CODES[split], index])
     image, label = _paint_background(rng, height, width)
     min_side = min(height, width)
-    num_things = int(rng.integers(1, MAX_OBJECTS + 1))
-    # The first thing cycles through the classes so any 4 consecutive scenes cover all of them.
-    names = [TOY_THING_CLASSES[index % len(TOY_THING_CLASSES)]]
-    names += [TOY_THING_CLASSES[i] for i in rng.integers(0, len(TOY_THING_CLASSES), num_things - 1)]
+    names = _thing_names(rng, index)
 
     instances, visible = [], []
     for name in names:
@@ -244,9 +276,7 @@ def generate_scene(seed, split, index, size=(96, 128)):
             radius = rng.uniform(0.10, 0.24) * min_side
             polygon = _place_polygon(rng, _shape_polygon(rng, name, radius), height, width)
             mask = rasterize_polygon(polygon, height, width)
-            hides_too_much = any(
-                (seen & ~mask).sum() < MIN_VISIBLE_FRACTION * earlier.mask.sum()
-                for seen, earlier in zip(visible, instances))
+            hides_too_much = _hides_too_much(mask, visible, instances)
             if mask.any() and not hides_too_much:
                 break
         else:
@@ -303,6 +333,24 @@ def make_toy_ade(root, num_train=64, num_val=16, size=(96, 128), seed=0):
     return summary
 
 
+def _coco_categories():
+    return [{'id': TOY_COCO_CATEGORY_IDS[name], 'name': name, 'supercategory': 'thing'}
+            for name in TOY_THING_CLASSES]
+
+
+def _coco_annotation(ann_id, image_id, instance):
+    """COCO annotation of a :class:`ToyInstance`: its polygon, shoelace area, polygon extent."""
+    return {
+        'id': ann_id,
+        'image_id': image_id,
+        'category_id': TOY_COCO_CATEGORY_IDS[instance.name],
+        'segmentation': [instance.polygon],
+        'area': round(polygon_area(instance.polygon), 2),
+        'bbox': polygon_bbox(instance.polygon),
+        'iscrowd': 0,
+    }
+
+
 def make_toy_coco(root, num_train=64, num_val=16, size=(96, 128), seed=0):
     """Writes a COCO-style toy instance dataset and returns a summary dict.
 
@@ -313,8 +361,7 @@ def make_toy_coco(root, num_train=64, num_val=16, size=(96, 128), seed=0):
     six classes in the ADE toy convention, with occlusion).
     """
     height, width = size
-    categories = [{'id': TOY_COCO_CATEGORY_IDS[name], 'name': name,
-                   'supercategory': 'thing'} for name in TOY_THING_CLASSES]
+    categories = _coco_categories()
     ann_dir = osp.join(root, 'annotations')
     os.makedirs(ann_dir, exist_ok=True)
     summary = {'root': str(root), 'classes': TOY_THING_CLASSES, 'splits': {}}
@@ -333,16 +380,8 @@ def make_toy_coco(root, num_train=64, num_val=16, size=(96, 128), seed=0):
             image_id = index + 1
             images.append({'id': image_id, 'file_name': stem + '.jpg',
                            'height': height, 'width': width})
-            for instance in scene.instances:
-                annotations.append({
-                    'id': len(annotations) + 1,
-                    'image_id': image_id,
-                    'category_id': TOY_COCO_CATEGORY_IDS[instance.name],
-                    'segmentation': [instance.polygon],
-                    'area': round(polygon_area(instance.polygon), 2),
-                    'bbox': polygon_bbox(instance.polygon),
-                    'iscrowd': 0,
-                })
+            annotations += [_coco_annotation(len(annotations) + k + 1, image_id, instance)
+                            for k, instance in enumerate(scene.instances)]
         ann_file = osp.join(ann_dir, f'instances_{split}.json')
         with open(ann_file, 'w') as f:
             json.dump({'info': {'description': 'clipdense toy scenes', 'seed': seed},
@@ -351,4 +390,277 @@ def make_toy_coco(root, num_train=64, num_val=16, size=(96, 128), seed=0):
         summary['splits'][split] = {'img_dir': img_dir, 'ann_file': ann_file,
                                     'semantic_dir': sem_dir, 'num_images': count,
                                     'num_instances': len(annotations)}
+    return summary
+
+
+# ---------------------------------------------------------------------------------------------
+# Typed scenes (BIRDet): scene-dependent backgrounds with an image-level scene label, and partial
+# objects. A separate random stream (the extra seed word below), so the scenes above never change.
+# ---------------------------------------------------------------------------------------------
+SCENE_TYPES = ('meadow', 'beach', 'snow', 'night', 'room')
+PARTIAL_KINDS = ('border', 'split')
+_TYPED_SCENE_STREAM = 1
+MIN_THING_PIXELS = 12
+# Fraction of a border-cut thing's extent (along the cut axis) that lies outside the image.
+_BORDER_CUT_RANGE = (0.3, 0.6)
+# Colours of the vertical occluder that splits a thing ('split' partial case), per scene:
+# a tree trunk, a wooden post, a dark pine trunk, a lamp post, a white pillar.
+_OCCLUDER_RGB = {'meadow': (95, 62, 35), 'beach': (150, 118, 85), 'snow': (62, 46, 36),
+                 'night': (38, 38, 44), 'room': (225, 220, 210)}
+_SCENE_HSV = {
+    'beach_sea': ((190, 215), (0.50, 0.80), (0.45, 0.70)),
+    'beach_sand': ((35, 50), (0.25, 0.45), (0.75, 0.92)),
+    'snow_sky': ((200, 220), (0.05, 0.20), (0.75, 0.90)),
+    'night_sky': ((220, 240), (0.50, 0.80), (0.08, 0.20)),
+    'room_wall': ((20, 60), (0.10, 0.30), (0.75, 0.90)),
+    'room_floor': ((20, 35), (0.45, 0.65), (0.40, 0.60)),
+}
+
+
+def _wavy_line(rng, height, width, level_range, amplitude_range):
+    """A horizon-like curve: (W,) float32 row positions around ``level_range`` * H."""
+    xs = np.arange(width, dtype=np.float32)
+    return (rng.uniform(*level_range) * height
+            + rng.uniform(*amplitude_range) * height
+            * np.sin(2 * np.pi * rng.uniform(0.5, 2.0) * xs / width + rng.uniform(0, 2 * np.pi)))
+
+
+def _sky(rng, hsv_box, height, width, horizon):
+    """Sky colour, lighter towards ``horizon`` (W,), with pixel noise: (H, W, 3) float."""
+    ys = np.arange(height, dtype=np.float32)[:, None]
+    sky = np.broadcast_to(_hsv_colour(rng, hsv_box), (height, width, 3))
+    towards_horizon = np.clip(ys / np.maximum(horizon[None, :], 1.0), 0, 1)[..., None]
+    return sky * (0.85 + 0.2 * towards_horizon) + rng.normal(0, 5, (height, width, 3))
+
+
+def _paint_scene_background(rng, scene_type, height, width):
+    """Float RGB background (H, W, 3) of a scene type (see :data:`SCENE_TYPES`)."""
+    if scene_type == 'meadow':
+        return _paint_background(rng, height, width)[0]
+    ys = np.arange(height, dtype=np.float32)[:, None]
+    if scene_type == 'beach':  # sky, a band of sea with wave streaks, sand with speckles
+        horizon = _wavy_line(rng, height, width, (0.28, 0.42), (0.0, 0.01))
+        shore = horizon + _wavy_line(rng, height, width, (0.12, 0.22), (0.01, 0.04))
+        sea = np.broadcast_to(_hsv_colour(rng, _SCENE_HSV['beach_sea']), (height, width, 3))
+        waves = np.sin(2 * np.pi * ys / rng.uniform(3.0, 6.0)) + _upsampled_noise(
+            rng, height, width, cell=8)
+        sea = sea * (1.0 + 0.06 * waves[..., None]) + rng.normal(0, 6, (height, width, 3))
+        sand = np.broadcast_to(_hsv_colour(rng, _SCENE_HSV['beach_sand']), (height, width, 3))
+        sand = sand * (1.0 + 0.05 * _upsampled_noise(rng, height, width, cell=12))[..., None]
+        sand = sand + rng.normal(0, 9, (height, width, 3))
+        image = np.where((ys < shore[None, :])[..., None], sea, sand)
+        return np.where((ys < horizon[None, :])[..., None],
+                        _sky(rng, _CLASS_HSV['sky'], height, width, horizon), image)
+    if scene_type == 'snow':  # pale sky, white snow with soft blue shadows
+        horizon = _wavy_line(rng, height, width, (0.30, 0.55), (0.02, 0.08))
+        shadows = np.clip(_upsampled_noise(rng, height, width, cell=14), 0, None)[..., None]
+        snow = (np.float32([238, 242, 250]) * (1.0 - 0.07 * shadows)
+                + np.float32([-12, -6, 4]) * shadows + rng.normal(0, 4, (height, width, 3)))
+        return np.where((ys < horizon[None, :])[..., None],
+                        _sky(rng, _SCENE_HSV['snow_sky'], height, width, horizon), snow)
+    if scene_type == 'night':  # dark sky with stars over dark grass
+        horizon = _wavy_line(rng, height, width, (0.35, 0.65), (0.02, 0.08))
+        sky = _sky(rng, _SCENE_HSV['night_sky'], height, width, horizon)
+        stars = rng.random((height, width)) < 0.006
+        sky = np.where(stars[..., None], rng.uniform(170, 255, (height, width, 1)), sky)
+        grass = np.broadcast_to(_instance_colour(rng, 'grass') * 0.3, (height, width, 3))
+        grass = grass * (1.0 + 0.12 * _upsampled_noise(rng, height, width, cell=16))[..., None]
+        grass = grass + rng.normal(0, 4, (height, width, 3))
+        return np.where((ys < horizon[None, :])[..., None], sky, grass)
+    if scene_type == 'room':  # striped wallpaper above a wooden plank floor
+        xs = np.arange(width, dtype=np.float32)[None, :]
+        floor_level = rng.uniform(0.55, 0.75) * height
+        wall = np.broadcast_to(_hsv_colour(rng, _SCENE_HSV['room_wall']), (height, width, 3))
+        stripes = np.sin(2 * np.pi * xs / rng.uniform(6.0, 12.0))
+        wall = wall * (1.0 + 0.05 * stripes)[..., None] + rng.normal(0, 4, (height, width, 3))
+        floor = np.broadcast_to(_hsv_colour(rng, _SCENE_HSV['room_floor']), (height, width, 3))
+        plank = rng.uniform(5.0, 9.0)
+        seams = (np.mod(ys - floor_level, plank) < 1.0).astype(np.float32)
+        grain = rng.standard_normal((1, width + 8)).astype(np.float32)
+        grain = sum(grain[:, k:k + width] for k in range(9)) / 3.0
+        floor = floor * (1.0 - 0.35 * seams + 0.05 * grain)[..., None]
+        floor = floor + rng.normal(0, 6, (height, width, 3))
+        return np.where((ys < floor_level)[..., None], wall, floor)
+    raise KeyError(f'unknown scene type {scene_type!r}; choose from {SCENE_TYPES}')
+
+
+def _clip_polygon_to_image(points, height, width):
+    """Sutherland-Hodgman clip of a convex (N, 2) polygon to the image rectangle -> (M, 2)."""
+    def clip(poly, axis, bound, keep_below):
+        inside = (lambda p: p[axis] <= bound) if keep_below else (lambda p: p[axis] >= bound)
+        out = []
+        for k in range(len(poly)):
+            current, previous = poly[k], poly[k - 1]
+            if inside(current) != inside(previous):
+                t = (bound - previous[axis]) / (current[axis] - previous[axis])
+                out.append(previous + t * (current - previous))
+            if inside(current):
+                out.append(current)
+        return out
+    poly = [np.asarray(p, np.float64) for p in points]
+    for axis, bound, keep_below in ((0, 0.0, False), (0, float(width), True),
+                                    (1, 0.0, False), (1, float(height), True)):
+        poly = clip(poly, axis, bound, keep_below)
+        if not poly:
+            break
+    return np.asarray(poly, np.float64).reshape(-1, 2)
+
+
+def _place_polygon_across_border(rng, points, height, width):
+    """Translates (N, 2) points so that part of the shape leaves the image through one random
+    side. Returns ``(whole, clipped)``: the translated shape and its part inside the image, flat
+    polygons rounded to 1/100 px (``clipped`` None when nothing is left)."""
+    low, high = points.min(0), points.max(0)
+    extent = high - low
+    side = int(rng.integers(0, 4))  # left, right, top, bottom
+    outside = rng.uniform(*_BORDER_CUT_RANGE)
+    axis = 0 if side < 2 else 1
+    size = (width, height)
+    offset = np.array([rng.uniform(-low[0], width - high[0]),
+                       rng.uniform(-low[1], height - high[1])])
+    if side % 2 == 0:  # left / top: the shape's low end sticks out by outside * extent
+        offset[axis] = -low[axis] - outside * extent[axis]
+    else:
+        offset[axis] = size[axis] - high[axis] + outside * extent[axis]
+    whole = [round(float(v), 2) for v in (points + offset).reshape(-1)]
+    clipped = _clip_polygon_to_image(points + offset, height, width)
+    if len(clipped) < 3:
+        return whole, None
+    return whole, [round(float(v), 2) for v in clipped.reshape(-1)]
+
+
+def _occluder_mask(rng, polygon, height, width):
+    """A vertical bar (pole, trunk, pillar) crossing the middle of a thing, from above it down to
+    the image bottom: (H, W) bool."""
+    points = np.asarray(polygon, np.float64).reshape(-1, 2)
+    (x0, y0), (x1, _) = points.min(0), points.max(0)
+    bar_width = max(2.0, rng.uniform(0.15, 0.28) * (x1 - x0))
+    centre = rng.uniform(x0 + 0.4 * (x1 - x0), x0 + 0.6 * (x1 - x0))
+    top = rng.uniform(0, y0)
+    xs = np.arange(width)[None, :] + 0.5
+    ys = np.arange(height)[:, None] + 0.5
+    return (np.abs(xs - centre) <= bar_width / 2) & (ys >= top)
+
+
+def _check_typed_scene_args(scene_types, partial_prob):
+    unknown = [name for name in scene_types if name not in SCENE_TYPES]
+    if not scene_types or unknown or len(set(scene_types)) != len(scene_types):
+        raise ValueError(f'scene_types must be distinct names from {SCENE_TYPES}, '
+                         f'got {tuple(scene_types)}')
+    if not 0.0 <= partial_prob <= 1.0:
+        raise ValueError(f'partial_prob must lie in [0, 1], got {partial_prob}')
+
+
+def generate_typed_scene(seed, split, index, size=(96, 128), scene_types=SCENE_TYPES,
+                         partial_prob=0.3):
+    """Renders scene ``index`` of ``split`` with a scene-type background.
+
+    The scene type is ``scene_types[index % len(scene_types)]`` (any ``len(scene_types)``
+    consecutive scenes cover all types); things are painted as in :func:`generate_scene`
+    (darkened at night); each thing is, with probability ``partial_prob``, a partial case:
+    half of them cut by the image border, half split in two by a scene occluder. The label map
+    holds the things (class_label) with 0 elsewhere (the scene backgrounds are not labelled).
+    Depends only on ``(seed, split, index, size, scene_types, partial_prob)``.
+    """
+    _check_typed_scene_args(scene_types, partial_prob)
+    height, width = size
+    rng = np.random.default_rng([seed, _SPLIT_CODES[split], index, _TYPED_SCENE_STREAM])
+    scene_type = scene_types[index % len(scene_types)]
+    image = _paint_scene_background(rng, scene_type, height, width).astype(np.float32)
+    label = np.zeros((height, width), np.uint8)
+    light = rng.uniform(0.45, 0.6) if scene_type == 'night' else 1.0
+    min_side = min(height, width)
+    names = _thing_names(rng, index)
+
+    instances, visible = [], []
+    for name in names:
+        draw = rng.uniform()
+        partial = None if draw >= partial_prob else (
+            'border' if draw < partial_prob / 2 else 'split')
+        for _ in range(MAX_PLACEMENT_TRIES):
+            radius = rng.uniform(0.10, 0.24) * min_side
+            points = _shape_polygon(rng, name, radius)
+            if partial == 'border':  # textured as the whole shape, annotated by its inside
+                shape, polygon = _place_polygon_across_border(rng, points, height, width)
+                if polygon is None:
+                    continue
+            else:
+                shape = polygon = _place_polygon(rng, points, height, width)
+            mask = rasterize_polygon(polygon, height, width)
+            hides_too_much = _hides_too_much(mask, visible, instances)
+            if mask.sum() >= MIN_THING_PIXELS and not hides_too_much:
+                break
+        else:
+            continue
+        appearance = _texture_thing(rng, name, shape, height, width) * light
+        image[mask] = appearance[mask]
+        label[mask] = class_label(name)
+        own_visible, covered = mask, mask
+        if partial == 'split':
+            bar = _occluder_mask(rng, polygon, height, width)
+            colour = np.float32(_OCCLUDER_RGB[scene_type]) * light
+            image[bar] = colour + rng.normal(0, 6, (int(bar.sum()), 3))
+            label[bar] = UNLABELLED
+            own_visible, covered = mask & ~bar, mask | bar
+        visible = [seen & ~covered for seen in visible] + [own_visible]
+        instances.append(ToyInstance(name, polygon, mask, partial))
+    image = np.clip(np.rint(image), 0, 255).astype(np.uint8)
+    return ToyScene(image=image, label=label, instances=instances, scene_type=scene_type)
+
+
+def _write_text_atomic(path, text):
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'w') as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def make_toy_coco_scenes(root, num_train=64, num_val=16, size=(96, 128), seed=0,
+                         scene_types=SCENE_TYPES, partial_prob=0.3):
+    """Writes typed toy scenes (:func:`generate_typed_scene`) in COCO layout with image-level
+    scene labels, and returns a summary dict.
+
+    Layout: ``root/{train,val}/scene_{train,val}_NNNNNN.jpg``;
+    ``root/annotations/instances_{train,val}.json`` as :func:`make_toy_coco` (full polygons,
+    category ids ``TOY_COCO_CATEGORY_IDS``), plus ``images[i]['scene']`` (the scene type) and
+    ``annotations[j]['partial']`` (``'border'``, ``'split'`` or null);
+    ``root/annotations/scenes_{train,val}.txt``: one ``<file name> <scene index>`` line per
+    image (the Places365 list format); ``root/scene_classes.txt``: the scene types, one a line.
+    """
+    _check_typed_scene_args(scene_types, partial_prob)
+    height, width = size
+    categories = _coco_categories()
+    ann_dir = osp.join(root, 'annotations')
+    os.makedirs(ann_dir, exist_ok=True)
+    scene_file = osp.join(root, 'scene_classes.txt')
+    _write_text_atomic(scene_file, ''.join(f'{name}\n' for name in scene_types))
+    summary = {'root': str(root), 'classes': TOY_THING_CLASSES,
+               'scene_classes': tuple(scene_types), 'scene_file': scene_file, 'splits': {}}
+    for split, count in (('train', num_train), ('val', num_val)):
+        prefix = f'scene_{split}_'
+        img_dir = osp.join(root, split)
+        _prepare_dir(img_dir, prefix)
+        images, annotations, scene_lines = [], [], []
+        for index in range(count):
+            scene = generate_typed_scene(seed, split, index, size, scene_types, partial_prob)
+            file_name = f'{prefix}{index:06d}.jpg'
+            _write_jpg(osp.join(img_dir, file_name), scene.image)
+            image_id = index + 1
+            images.append({'id': image_id, 'file_name': file_name, 'height': height,
+                           'width': width, 'scene': scene.scene_type})
+            scene_lines.append(f'{file_name} {scene_types.index(scene.scene_type)}\n')
+            annotations += [dict(_coco_annotation(len(annotations) + k + 1, image_id, instance),
+                                 partial=instance.partial)
+                            for k, instance in enumerate(scene.instances)]
+        ann_file = osp.join(ann_dir, f'instances_{split}.json')
+        _write_text_atomic(ann_file, json.dumps({
+            'info': {'description': 'clipdense typed toy scenes', 'seed': seed,
+                     'scene_types': list(scene_types), 'partial_prob': partial_prob},
+            'images': images, 'annotations': annotations, 'categories': categories}))
+        scene_ann_file = osp.join(ann_dir, f'scenes_{split}.txt')
+        _write_text_atomic(scene_ann_file, ''.join(scene_lines))
+        summary['splits'][split] = {
+            'img_dir': img_dir, 'ann_file': ann_file, 'scene_ann_file': scene_ann_file,
+            'num_images': count, 'num_instances': len(annotations),
+            'num_partial': sum(a['partial'] is not None for a in annotations)}
     return summary

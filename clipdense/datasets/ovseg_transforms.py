@@ -8,7 +8,6 @@
   segmentor classifies them with CLIP instead of its own proposals.
 """
 import io
-import json
 import os
 import os.path as osp
 from typing import List, Optional, Sequence
@@ -19,6 +18,8 @@ from mmengine import fileio
 from mmseg.datasets.transforms import LoadAnnotations
 from mmseg.registry import TRANSFORMS
 from PIL import Image
+
+from clipdense.utils import read_json
 
 MASK_PROPOSALS_KEY = 'mask_proposals'
 
@@ -81,13 +82,7 @@ def read_mask_proposals(path: str, image_shape: Optional[tuple] = None) -> np.nd
     output), or ``{"annotations": [...]}`` (COCO results style). ``image_shape (H, W)``, when
     given, must match every mask.
     """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'mask proposals not found: {path}')
-    with open(path, encoding='utf-8') as f:
-        try:
-            content = json.load(f)
-        except json.JSONDecodeError as err:
-            raise ValueError(f'{path} is not valid JSON: {err}') from err
+    content = read_json(path, 'mask proposals')
     records = content.get('annotations') if isinstance(content, dict) else content
     if not isinstance(records, list):
         raise ValueError(f'{path}: expected a list of mask records or {{"annotations": [...]}}')

@@ -24,6 +24,8 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 from mmseg.registry import DATASETS
 
+from clipdense.utils import atomic_write, read_json
+
 REQUIRED_PAIR_KEYS = ('image_id', 'text', 'mask')
 
 
@@ -31,7 +33,6 @@ def write_region_pairs(path: str, images: List[dict], pairs: List[dict],
                        classes: Optional[Sequence[str]] = None,
                        info: Optional[dict] = None) -> None:
     """Validates, then writes a region-pair file atomically (nothing is written on error)."""
-    from clipdense.utils import atomic_write
     data = dict(info=info or {}, images=images, pairs=pairs)
     if classes is not None:
         data['classes'] = list(classes)
@@ -41,13 +42,7 @@ def write_region_pairs(path: str, images: List[dict], pairs: List[dict],
 
 def load_region_pairs(ann_file: str) -> dict:
     """Reads and validates a region-pair JSON file; errors name the file and the entry."""
-    if not osp.isfile(ann_file):
-        raise FileNotFoundError(f'region-pair file not found: {ann_file!r}')
-    with open(ann_file, encoding='utf-8') as f:
-        try:
-            data = json.load(f)
-        except json.JSONDecodeError as err:
-            raise ValueError(f'{ann_file} is not valid JSON: {err}') from err
+    data = read_json(ann_file, 'region-pair file')
     validate_region_pairs(data, ann_file)
     return data
 

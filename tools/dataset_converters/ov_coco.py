@@ -25,6 +25,7 @@ from typing import Dict, Sequence
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from clipdense.datasets.ov_coco import (OV_COCO_BASE_CLASSES,  # noqa: E402
                                         OV_COCO_NOVEL_CLASSES)
+from clipdense.utils import atomic_write, read_json  # noqa: E402
 
 SUFFIXES = dict(base='_ovd_base', all='_ovd_all')
 
@@ -69,13 +70,6 @@ def split_annotations(coco: dict, base_classes: Sequence[str], novel_classes: Se
     return out
 
 
-def write_json_atomic(path: str, data: dict) -> None:
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        json.dump(data, f, separators=(',', ':'))
-    os.replace(tmp, path)  # readers never see a half-written file
-
-
 def convert(ann_dir: str, out_dir: str = None, train_file: str = 'instances_train2017.json',
             val_file: str = 'instances_val2017.json',
             base_classes: Sequence[str] = OV_COCO_BASE_CLASSES,
@@ -90,15 +84,14 @@ def convert(ann_dir: str, out_dir: str = None, train_file: str = 'instances_trai
     jobs = []
     for name, keep in inputs:
         path = osp.join(ann_dir, name)
-        with open(path, encoding='utf-8') as f:
-            coco = json.load(f)
+        coco = read_json(path, 'COCO annotation file')
         converted = split_annotations(coco, base_classes, novel_classes, keep, source=path)
         stem = osp.splitext(name)[0]
         jobs.append((osp.join(out_dir, stem + SUFFIXES[keep] + '.json'), converted))
     os.makedirs(out_dir, exist_ok=True)
     report = {}
     for path, converted in jobs:
-        write_json_atomic(path, converted)
+        atomic_write(path, json.dumps(converted, separators=(',', ':')))
         report[path] = dict(images=len(converted.get('images', [])),
                             annotations=len(converted['annotations']),
                             categories=len(converted['categories']))

@@ -25,7 +25,6 @@ CONFIG is a ``MaskAdaptedCLIP`` training config (its ``model.classifier``) or an
 top-level ``classifier`` (a ``RegionCLIPClassifier``); ``--cfg-options`` overrides it.
 """
 import argparse
-import json
 import os.path as osp
 import re
 import sys
@@ -38,6 +37,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from clipdense.apis.visualize import encode_mask_rle  # noqa: E402
 from clipdense.datasets.ovseg_transforms import decode_rle  # noqa: E402
 from clipdense.datasets.region_text import write_region_pairs  # noqa: E402
+from clipdense.utils import read_json  # noqa: E402
 
 WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
 Matcher = Dict[Tuple[str, ...], int]
@@ -112,10 +112,7 @@ def extract_nouns(caption: str, matcher: Matcher) -> List[int]:
 
 def load_proposals(path: str) -> Dict[int, List[dict]]:
     """COCO-results JSON -> image id -> RLE segmentations."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'proposal file not found: {path}')
-    with open(path, encoding='utf-8') as f:
-        entries = json.load(f)
+    entries = read_json(path, 'proposal file')
     if not isinstance(entries, list):
         raise ValueError(f'{path}: expected a list of {{"image_id", "segmentation"}} entries')
     by_image: Dict[int, List[dict]] = {}
@@ -174,10 +171,7 @@ def mine(classifier, captions_file: str, img_dir: str, proposals_file: str,
          min_score: float = -1.0, match: str = 'cosine') -> Tuple[list, list, dict]:
     """Returns ``(images, pairs, stats)`` of the mined pairs."""
     import cv2
-    if not osp.isfile(captions_file):
-        raise FileNotFoundError(f'captions file not found: {captions_file}')
-    with open(captions_file, encoding='utf-8') as f:
-        data = json.load(f)
+    data = read_json(captions_file, 'captions file')
     captions: Dict[int, List[str]] = {}
     for ann in data['annotations']:
         captions.setdefault(ann['image_id'], []).append(ann['caption'])

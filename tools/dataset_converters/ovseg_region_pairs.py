@@ -24,7 +24,6 @@ Pairs smaller than ``--min-area`` pixels are dropped. The output (see
 ``--img-dir``.
 """
 import argparse
-import json
 import os
 import os.path as osp
 import sys
@@ -35,6 +34,7 @@ import numpy as np
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from clipdense.apis.visualize import encode_mask_rle  # noqa: E402
 from clipdense.datasets.region_text import write_region_pairs  # noqa: E402
+from clipdense.utils import read_json  # noqa: E402
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png')
 
@@ -141,10 +141,7 @@ def panoptic_pairs(img_dir: str, panoptic_json: str, panoptic_dir: str,
                    skip_crowd: bool = False, min_area: int = 1) -> Tuple[list, list, list]:
     """One pair per panoptic segment; returns ``(images, pairs, classes)``."""
     import cv2
-    if not osp.isfile(panoptic_json):
-        raise FileNotFoundError(f'panoptic JSON not found: {panoptic_json}')
-    with open(panoptic_json, encoding='utf-8') as f:
-        data = json.load(f)
+    data = read_json(panoptic_json, 'panoptic JSON')
     categories = {c['id']: c['name'] for c in data['categories']}
     infos = {image['id']: image for image in data['images']}
     images, pairs = [], []

@@ -4,16 +4,16 @@
         [--texts "cat, dog; puppy, grass" | --vocab FILE] [--out-dir DIR] [--score-thr 0.3]
         [--probs] [--bg-threshold 0.5] [--score-maps]
 
-Writes per image: ``<name>_overlay.png`` (with a legend) and, for segmentation, ``<name>_labels.png``
-(class indices into the vocabulary) and with ``--probs`` ``<name>_probs.npz`` (``probs``:
-float32 ``(K, H, W)`` per-class scores whose argmax is the label map, ``classes``), for detection
+Writes per image: ``<name>_overlay.png`` (with a legend) and, for segmentation,
+``<name>_labels.png`` (class indices into the vocabulary) and with ``--probs``
+``<name>_probs.npz`` (``probs``: float32 ``(K, H, W)`` per-class scores whose argmax is the label
+map, ``classes``), for detection
 ``<name>.json`` (boxes, scores, class names, and COCO RLE masks for instance segmentation); with
 ``--score-maps`` (DenseCLIP) ``<name>_score_map.npz``; plus ``results.json``.
 Synonyms of one class are separated by ';', classes by ','. Without a vocabulary the model's own
 classes are used.
 """
 import argparse
-import io
 import os
 import sys
 
@@ -65,8 +65,8 @@ def main(argv=None):
     from clipdense.apis.inference import (Predictor, check_images, collect_images,
                                           load_rgb_image, palette, read_vocabulary)
     from clipdense.apis.visualize import (draw_detections, draw_segmentation, encode_mask_rle,
-                                          label_map_dtype, write_atomic, write_json, write_png)
-    from clipdense.utils import check_writable_dir
+                                          label_map_dtype, write_json, write_png)
+    from clipdense.utils import atomic_save, check_writable_dir
 
     if not 0 <= args.opacity <= 1:
         raise ValueError(f'--opacity must be in [0, 1], got {args.opacity}')
@@ -100,19 +100,16 @@ def main(argv=None):
         if args.score_maps:
             entry['score_map'] = f'{base}_score_map.npz'
             maps = predictor.pixel_text_scores(str(path))
-            buffer = io.BytesIO()
-            np.savez_compressed(buffer, score_map=maps['score_map'].numpy(),
-                                classes=np.array(names), stride=maps['stride'],
-                                img_shape=np.array(maps['img_shape']))
-            write_atomic(entry['score_map'], buffer.getvalue())
+            atomic_save(entry['score_map'], lambda f: np.savez_compressed(
+                f, score_map=maps['score_map'].numpy(), classes=np.array(names),
+                stride=maps['stride'], img_shape=np.array(maps['img_shape'])))
         if predictor.task == 'seg':
             scores = predictor.seg_scores(str(path)).cpu()
             prediction = scores.argmax(0).numpy()
             if args.probs:
                 entry['probs'] = f'{base}_probs.npz'
-                buffer = io.BytesIO()
-                np.savez_compressed(buffer, probs=scores.float().numpy(), classes=np.array(names))
-                write_atomic(entry['probs'], buffer.getvalue())
+                atomic_save(entry['probs'], lambda f: np.savez_compressed(
+                    f, probs=scores.float().numpy(), classes=np.array(names)))
             write_png(f'{base}_labels.png', prediction.astype(label_map_dtype(len(names))))
             write_png(entry['overlay'], draw_segmentation(rgb, prediction, names, colours,
                                                           args.opacity))

@@ -8,11 +8,6 @@ import numpy as np
 from clipdense.utils.atomic_io import atomic_write
 
 
-def write_atomic(path: str, payload: bytes) -> None:
-    """Writes ``payload`` to ``path`` atomically (:func:`clipdense.utils.atomic_write`)."""
-    atomic_write(path, payload)
-
-
 def write_png(path: str, array: np.ndarray) -> None:
     """PNG of an ``(H, W)`` label map (uint8/uint16) or an ``(H, W, 3)`` RGB image."""
     if array.ndim == 3:
@@ -20,11 +15,11 @@ def write_png(path: str, array: np.ndarray) -> None:
     ok, encoded = cv2.imencode('.png', array)
     if not ok:
         raise RuntimeError(f'could not encode {path}')
-    write_atomic(path, encoded.tobytes())
+    atomic_write(path, encoded.tobytes())
 
 
 def write_json(path: str, data) -> None:
-    write_atomic(path, json.dumps(data, indent=1).encode())
+    atomic_write(path, json.dumps(data, indent=1))
 
 
 def label_map_dtype(num_classes: int):

@@ -6,7 +6,6 @@ L2-normalised again. Results are cached under a key of (encoder fingerprint, nam
 where the fingerprint hashes the text tower's weights, so changed weights never hit a stale entry.
 """
 import hashlib
-import io
 import json
 import os
 from typing import Callable, List, Optional, Sequence, Union
@@ -15,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from clipdense.utils.atomic_io import atomic_write
+from clipdense.utils.atomic_io import atomic_save
 
 from .templates import get_templates
 from .tokenizer import CLIPTokenizer
@@ -96,9 +95,8 @@ class TextClassifierCache:
         return torch.load(path, map_location='cpu', weights_only=True)['embeddings']
 
     def save(self, key: str, embeddings: torch.Tensor, meta: dict) -> None:
-        buffer = io.BytesIO()
-        torch.save(dict(embeddings=embeddings.cpu(), **meta), buffer)
-        atomic_write(self.path(key), buffer.getvalue())  # readers never see a half-written file
+        entry = dict(embeddings=embeddings.cpu(), **meta)
+        atomic_save(self.path(key), lambda f: torch.save(entry, f))  # never half-written
 
 
 @torch.no_grad()

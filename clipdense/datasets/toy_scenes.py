@@ -45,6 +45,8 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from clipdense.utils.atomic_io import atomic_write
+
 TOY_CLASSES = ('sky', 'grass', 'ball', 'box', 'tent', 'kite')
 TOY_PALETTE = [[135, 190, 235], [70, 150, 50], [220, 50, 40], [40, 80, 200], [230, 200, 50],
                [150, 60, 190]]
@@ -608,13 +610,6 @@ def generate_typed_scene(seed, split, index, size=(96, 128), scene_types=SCENE_T
     return ToyScene(image=image, label=label, instances=instances, scene_type=scene_type)
 
 
-def _write_text_atomic(path, text):
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def make_toy_coco_scenes(root, num_train=64, num_val=16, size=(96, 128), seed=0,
                          scene_types=SCENE_TYPES, partial_prob=0.3):
     """Writes typed toy scenes (:func:`generate_typed_scene`) in COCO layout with image-level
@@ -633,7 +628,7 @@ def make_toy_coco_scenes(root, num_train=64, num_val=16, size=(96, 128), seed=0,
     ann_dir = osp.join(root, 'annotations')
     os.makedirs(ann_dir, exist_ok=True)
     scene_file = osp.join(root, 'scene_classes.txt')
-    _write_text_atomic(scene_file, ''.join(f'{name}\n' for name in scene_types))
+    atomic_write(scene_file, ''.join(f'{name}\n' for name in scene_types))
     summary = {'root': str(root), 'classes': TOY_THING_CLASSES,
                'scene_classes': tuple(scene_types), 'scene_file': scene_file, 'splits': {}}
     for split, count in (('train', num_train), ('val', num_val)):
@@ -653,12 +648,12 @@ def make_toy_coco_scenes(root, num_train=64, num_val=16, size=(96, 128), seed=0,
                                  partial=instance.partial)
                             for k, instance in enumerate(scene.instances)]
         ann_file = osp.join(ann_dir, f'instances_{split}.json')
-        _write_text_atomic(ann_file, json.dumps({
+        atomic_write(ann_file, json.dumps({
             'info': {'description': 'clipdense typed toy scenes', 'seed': seed,
                      'scene_types': list(scene_types), 'partial_prob': partial_prob},
             'images': images, 'annotations': annotations, 'categories': categories}))
         scene_ann_file = osp.join(ann_dir, f'scenes_{split}.txt')
-        _write_text_atomic(scene_ann_file, ''.join(scene_lines))
+        atomic_write(scene_ann_file, ''.join(scene_lines))
         summary['splits'][split] = {
             'img_dir': img_dir, 'ann_file': ann_file, 'scene_ann_file': scene_ann_file,
             'num_images': count, 'num_instances': len(annotations),

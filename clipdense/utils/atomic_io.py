@@ -6,9 +6,10 @@ is fsynced so the rename survives a power cut. :class:`AtomicLocalBackend` makes
 file writes (checkpoints, ``last_checkpoint``, dumped results) go through :func:`atomic_write`.
 """
 import contextlib
+import io
 import os
 import os.path as osp
-from typing import Union
+from typing import BinaryIO, Callable, Union
 
 from mmengine.fileio.backends import LocalBackend, register_backend
 
@@ -57,6 +58,15 @@ def atomic_write(path: Union[str, os.PathLike], payload: Union[bytes, str],
             os.unlink(tmp)
         raise
     fsync_directory(directory)
+
+
+def atomic_save(path: Union[str, os.PathLike], write: Callable[[BinaryIO], None]) -> None:
+    """Runs a serialiser ``write(file)`` on an in-memory file, then writes the result to
+    ``path`` atomically, e.g. ``atomic_save(p, lambda f: torch.save(obj, f))``,
+    ``lambda f: image.save(f, format='TIFF')`` or ``lambda f: np.savez_compressed(f, **arrays)``."""
+    buffer = io.BytesIO()
+    write(buffer)
+    atomic_write(path, buffer.getvalue())
 
 
 class AtomicLocalBackend(LocalBackend):

@@ -9,7 +9,7 @@ import pytest
 import torch
 from mmengine.logging import HistoryBuffer
 
-from clipdense.utils import (CheckpointError, UnsafeCheckpointError, atomic_write,
+from clipdense.utils import (CheckpointError, UnsafeCheckpointError, atomic_save, atomic_write,
                              check_writable_dir, check_writable_file, checkpoint_is_intact,
                              load_checkpoint_file)
 from clipdense.utils.random_state import capture_random_state, restore_random_state
@@ -95,6 +95,21 @@ def test_atomic_write_leaves_old_content_on_failure(tmp_path):
     assert sorted(os.listdir(path.parent)) == ['file.bin']  # no temporary file left
     atomic_write(path, 'second text')
     assert path.read_text() == 'second text'
+
+
+def test_atomic_save_serialises_in_memory_and_keeps_old_content_on_failure(tmp_path):
+    path = tmp_path / 'weights.pth'
+    atomic_save(path, lambda f: torch.save({'w': torch.arange(3)}, f))
+    assert torch.equal(load_checkpoint_file(str(path))['w'], torch.arange(3))
+
+    def failing_writer(f):
+        f.write(b'partial')
+        raise RuntimeError('serialiser failed')
+
+    with pytest.raises(RuntimeError, match='serialiser failed'):
+        atomic_save(path, failing_writer)
+    assert torch.equal(load_checkpoint_file(str(path))['w'], torch.arange(3))
+    assert sorted(os.listdir(tmp_path)) == ['weights.pth']
 
 
 def test_mmengine_local_writes_become_atomic(tmp_path, monkeypatch):

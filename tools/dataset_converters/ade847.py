@@ -28,6 +28,7 @@ from mmengine.utils import track_parallel_progress, track_progress
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from clipdense.datasets.ade847 import (ADE847_CATEGORIES,  # noqa: E402
                                        WIDE_LABEL_IGNORE_INDEX)
+from clipdense.utils import atomic_save  # noqa: E402
 
 MAX_SHORT_SIDE = 512
 
@@ -98,15 +99,9 @@ def convert_image(image_path: str, out_dir: str, split: str, lut: np.ndarray) ->
     labels[known] = lut[classes[known]]
     image_out = osp.join(out_dir, 'images_detectron2', split, name)
     label_out = osp.join(out_dir, 'annotations_detectron2', split, name[:-4] + '.tif')
-    _save_atomic(Image.fromarray(image), image_out, 'JPEG')
-    _save_atomic(Image.fromarray(labels), label_out, 'TIFF')
+    atomic_save(image_out, lambda f: Image.fromarray(image).save(f, format='JPEG'))
+    atomic_save(label_out, lambda f: Image.fromarray(labels).save(f, format='TIFF'))
     return label_out
-
-
-def _save_atomic(image, path: str, image_format: str) -> None:
-    tmp = f'{path}.tmp{os.getpid()}'
-    image.save(tmp, format=image_format)
-    os.replace(tmp, path)
 
 
 def convert(root: str, out_dir: str = None, split: str = 'validation', nproc: int = 1) -> int:

@@ -26,6 +26,7 @@ from mmengine.utils import track_parallel_progress, track_progress
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from clipdense.datasets.ade847 import WIDE_LABEL_IGNORE_INDEX  # noqa: E402
 from clipdense.datasets.pascal_context459 import PASCAL_CONTEXT459_CLASSES  # noqa: E402
+from clipdense.utils import atomic_save  # noqa: E402
 
 SPLIT_FILES = ('pascalcontext_val.txt', 'ImageSets/SegmentationContext/val.txt')
 OUT_SUBDIR = 'annotations_detectron2/pc459_val'
@@ -70,9 +71,7 @@ def convert_one(root: str, image_id: str, mat_dir: str, out_dir: str) -> bool:
         raise KeyError(f'{mat_path} has no LabelMap (keys: {sorted(content)})')
     labels = label_map_459(content['LabelMap'], mat_path)
     path = osp.join(out_dir, f'{image_id}.tif')
-    tmp = f'{path}.tmp{os.getpid()}'
-    Image.fromarray(labels).save(tmp, format='TIFF')
-    os.replace(tmp, path)
+    atomic_save(path, lambda f: Image.fromarray(labels).save(f, format='TIFF'))
     return True
 
 

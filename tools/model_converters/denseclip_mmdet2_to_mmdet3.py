@@ -12,7 +12,6 @@ by the score-map channels) and, with ``--config``, loads the result strictly int
 model and reports any mismatch. The source is read with ``weights_only=True`` (no code runs).
 """
 import argparse
-import io
 import os
 import sys
 
@@ -20,7 +19,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from clipdense.apis.visualize import write_atomic  # noqa: E402
+from clipdense.utils import atomic_save  # noqa: E402
 
 # The parameter names of the modules these detectors use (FPN, RetinaHead, RPNHead, StandardRoIHead
 # with Shared2FCBBoxHead and FCNMaskHead) are the same in mmdet 2.x and 3.x, so keys are kept.
@@ -109,9 +108,7 @@ def main(argv=None):
     converted = convert(read_checkpoint(args.src), args.src)
     if args.config:
         check_against_config(converted, args.config)
-    buffer = io.BytesIO()
-    torch.save(converted, buffer)
-    write_atomic(args.dst, buffer.getvalue())
+    atomic_save(args.dst, lambda f: torch.save(converted, f))
     meta = converted['meta']
     print(f'{args.dst}: {meta["detector"]}{" (DenseCLIP)" if meta["denseclip"] else ""}, '
           f'{len(converted["state_dict"])} tensors, '

@@ -26,7 +26,6 @@ Writes two files (atomically; plain tensors, ``torch.load(weights_only=True)`` r
   points at it. ``--no-clip`` skips it (the released file itself also works as ``pretrained``).
 """
 import argparse
-import os
 import os.path as osp
 import pickle
 import re
@@ -38,6 +37,7 @@ import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from clipdense.utils import atomic_save  # noqa: E402
 
 StateDict = Dict[str, torch.Tensor]
 
@@ -217,13 +217,6 @@ def convert_ovseg(state_dict: StateDict) -> Tuple[StateDict, dict]:
     return out, meta
 
 
-def save_atomic(obj, path: str) -> None:
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.tmp{os.getpid()}'
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 def convert_backbone_only(state_dict: StateDict) -> Tuple[StateDict, dict]:
     """A pretrained backbone for training: detectron2's DeepLab ResNet (``R-103.pkl``) or the
     official Swin weights -> mmseg key names (no ``backbone.`` prefix, for ``init_cfg``)."""
@@ -235,6 +228,11 @@ def convert_backbone_only(state_dict: StateDict) -> Tuple[StateDict, dict]:
     kind = backbone_kind(backbone)
     convert = convert_resnet_deeplab if kind == 'r101c' else convert_swin
     return convert(backbone), dict(backbone=kind)
+
+
+def save_converted(path: str, state_dict: StateDict, meta: dict) -> None:
+    """Writes ``{'state_dict', 'meta': {'ovseg': meta}}`` atomically (weights-only loadable)."""
+    atomic_save(path, lambda f: torch.save(dict(state_dict=state_dict, meta=dict(ovseg=meta)), f))
 
 
 def main(argv=None):
@@ -249,14 +247,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.backbone_only:
         state_dict, meta = convert_backbone_only(read_checkpoint(args.src))
-        save_atomic(dict(state_dict=state_dict, meta=dict(ovseg=meta)), args.dst)
+        save_converted(args.dst, state_dict, meta)
         print(f'{args.dst}: {len(state_dict)} backbone tensors ({meta["backbone"]})')
         return meta
     state_dict, meta = convert_ovseg(read_checkpoint(args.src))
     if not args.no_clip and not meta['has_clip']:
         raise KeyError(f'{args.src} has no clip_adapter.clip_model.* weights; use --no-clip')
     meta['source'] = osp.basename(args.src)
-    save_atomic(dict(state_dict=state_dict, meta=dict(ovseg=meta)), args.dst)
+    save_converted(args.dst, state_dict, meta)
     print(f'{args.dst}: {len(state_dict)} tensors ({meta["backbone"]}, E={meta["embed_dims"]})')
     if not args.no_clip:
         from ovseg_clip import convert as convert_clip  # tools/model_converters/ovseg_clip.py

@@ -18,7 +18,6 @@ atomically; ``RegionCLIPClassifier``/``MaskPromptCLIPViT`` take it as ``pretrain
 released files load directly too; converting them once saves reading the MaskFormer weights.
 """
 import argparse
-import io
 import os.path as osp
 import sys
 from typing import Dict, Optional
@@ -27,7 +26,7 @@ import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from clipdense.clip import CLIPWeightsError, guess_model_name, infer_clip_config  # noqa: E402
-from clipdense.utils import atomic_write  # noqa: E402
+from clipdense.utils import atomic_save  # noqa: E402
 from clipdense.models.backbones.mask_prompt_clip_vit import (  # noqa: E402
     MASK_EMBEDDING_KEY, read_mask_adapted_clip_weights)
 
@@ -107,9 +106,7 @@ def convert(src: str, dst: str, base: Optional[str] = None) -> StateDict:
                                'the CLIP file the model was trained from') from err
     if not config['vision_cfg'].get('patch_size'):
         raise CLIPWeightsError(f'{src} holds a ResNet CLIP; mask prompts need a ViT')
-    buffer = io.BytesIO()
-    torch.save({k: v.contiguous() for k, v in state_dict.items()}, buffer)
-    atomic_write(dst, buffer.getvalue())
+    atomic_save(dst, lambda f: torch.save({k: v.contiguous() for k, v in state_dict.items()}, f))
     return state_dict
 
 

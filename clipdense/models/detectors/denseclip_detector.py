@@ -1,5 +1,5 @@
 """What DenseCLIP adds to an mmdet 3.x detector: score-map fusion and the auxiliary loss."""
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import List, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -59,8 +59,7 @@ class DenseCLIPDetectorMixin(ContextAwarePrompting):
                         class_names: Union[str, Sequence[str]], num_classes: int,
                         context_length: int, tau: float, token_embed_dim: int, text_dim: int,
                         score_concat_index: int, seg_loss: bool, freeze_text_encoder: bool):
-        if score_concat_index not in range(4):
-            raise ValueError(f'score_concat_index must be 0..3, got {score_concat_index}')
+        self._check_score_concat_index(score_concat_index)
         self._build_text_modules(text_encoder, context_decoder, DET_MODELS)
         self._init_prompts(class_names, context_length, token_embed_dim, text_dim,
                            freeze_text_encoder)
@@ -70,31 +69,12 @@ class DenseCLIPDetectorMixin(ContextAwarePrompting):
         self.tau, self.score_concat_index, self.seg_loss = tau, score_concat_index, seg_loss
         self._features_of_this_step = None
 
-    @staticmethod
-    def _route_pretrained(pretrained: Optional[str], backbone: dict, text_encoder: dict):
-        """The original's detector-level ``pretrained``: one CLIP file for both towers."""
-        if pretrained is None:
-            return backbone, text_encoder
-        for name, cfg in (('backbone', backbone), ('text_encoder', text_encoder)):
-            if cfg.get('pretrained') is not None:
-                raise ValueError(f'both the detector and its {name} set pretrained')
-        return dict(backbone, pretrained=pretrained), dict(text_encoder, pretrained=pretrained)
-
     def fused_features(self, inputs: Tensor) -> Tuple[tuple, Tensor, Tuple[int, int]]:
         """Neck outputs with the score map fused in, the fused map ``score_map / tau``
         ``(B, K, h, w)``, and the stage-0 map's size (where the auxiliary loss is computed)."""
         stages, scores = self._backbone_pixel_text(inputs)
         fused = scores.score_map / self.tau
-        index = self.score_concat_index
-        if fused.shape[-2:] != stages[index].shape[-2:]:
-            raise ValueError(f'score map {tuple(fused.shape[-2:])} does not match backbone level '
-                             f'{index} {tuple(stages[index].shape[-2:])}; set score_concat_index '
-                             'to the level of the dense embeddings (3 for CLIP ResNets, 2 for '
-                             'ViT-B/16)')
-        stage0_size = tuple(stages[0].shape[-2:])
-        stages[index] = torch.cat([stages[index], fused], dim=1)
-        feats = self.neck(stages) if self.with_neck else tuple(stages)
-        return feats, fused, stage0_size
+        return self._fuse_score_map(stages, fused), fused, tuple(stages[0].shape[-2:])
 
     def extract_feat(self, batch_inputs: Tensor) -> tuple:
         """Neck outputs of the backbone maps with ``score_map / tau`` concatenated in."""

@@ -31,7 +31,8 @@ class DenseCLIPMaskRCNN(DenseCLIPDetectorMixin, TwoStageDetector):
                  data_preprocessor: Optional[dict] = None, init_cfg=None):
         del clip_head
         check_unused_original_args(text_adapter=text_adapter, bbox_head=bbox_head)
-        backbone, text_encoder = self._route_pretrained(pretrained, backbone, text_encoder)
+        backbone, text_encoder = self._route_pretrained(pretrained, backbone, text_encoder,
+                                                         'detector')
         super().__init__(backbone=backbone, neck=neck, rpn_head=rpn_head, roi_head=roi_head,
                          train_cfg=train_cfg, test_cfg=test_cfg,
                          data_preprocessor=data_preprocessor, init_cfg=init_cfg)

@@ -35,7 +35,8 @@ class DenseCLIPRetinaNet(DenseCLIPDetectorMixin, SingleStageDetector):
                  freeze_text_encoder: bool = True, data_preprocessor: Optional[dict] = None,
                  init_cfg=None):
         del clip_head
-        backbone, text_encoder = self._route_pretrained(pretrained, backbone, text_encoder)
+        backbone, text_encoder = self._route_pretrained(pretrained, backbone, text_encoder,
+                                                         'detector')
         super().__init__(backbone=backbone, neck=neck, bbox_head=bbox_head, train_cfg=train_cfg,
                          test_cfg=test_cfg, data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)

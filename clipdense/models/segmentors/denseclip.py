@@ -1,7 +1,6 @@
 """DenseCLIP: pixel-text matching with context-aware prompting, on mmseg's EncoderDecoder."""
 from typing import List, Optional, Sequence, Tuple, Union
 
-import torch
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.utils import add_prefix
 from torch import Tensor
@@ -45,16 +44,12 @@ class DenseCLIP(ContextAwarePrompting, EncoderDecoder):
                  pretrained: Optional[str] = None, init_cfg=None):
         if context_feature != 'attention':
             raise ValueError(f"context_feature must be 'attention', got {context_feature!r}")
-        if score_concat_index not in range(4):
-            raise ValueError(f'score_concat_index must be 0..3, got {score_concat_index}')
-        if pretrained is not None:
-            if text_encoder.get('pretrained') is not None:
-                raise ValueError('both the segmentor and the text encoder set pretrained')
-            text_encoder = dict(text_encoder, pretrained=pretrained)
+        self._check_score_concat_index(score_concat_index)
+        backbone, text_encoder = self._route_pretrained(pretrained, backbone, text_encoder,
+                                                        'segmentor')
         super().__init__(backbone=backbone, decode_head=decode_head, neck=neck,
                          auxiliary_head=auxiliary_head, train_cfg=train_cfg, test_cfg=test_cfg,
-                         data_preprocessor=data_preprocessor, pretrained=pretrained,
-                         init_cfg=init_cfg)
+                         data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self._build_text_modules(text_encoder, context_decoder, SEG_MODELS)
         self.identity_head = SEG_MODELS.build(identity_head) if identity_head else None
         self.score_concat_index, self.text_head, self.tau = score_concat_index, text_head, tau
@@ -68,11 +63,7 @@ class DenseCLIP(ContextAwarePrompting, EncoderDecoder):
         """Neck features with the score map fused in, the score map ``(B, K, h, w)`` and the
         refined text embeddings ``(B, K, C)``."""
         stages, (text, score_map) = self._backbone_pixel_text(inputs)
-        index = self.score_concat_index
-        stages[index] = torch.cat([stages[index], score_map], dim=1)
-        if self.with_neck:
-            stages = list(self.neck(stages))
-        return stages, score_map, text
+        return list(self._fuse_score_map(stages, score_map)), score_map, text
 
     def _decode_inputs(self, feats: List[Tensor], text: Tensor) -> list:
         return [text] + feats if self.text_head else feats

@@ -7,7 +7,7 @@ mix :class:`ContextAwarePrompting` in. The parameters stay attributes of the hos
 (``text_encoder.*``, ``context_decoder.*``, ``contexts``, ``gamma``), so the original's released
 checkpoints keep loading with their own key names.
 """
-from typing import List, NamedTuple, Sequence, Tuple, Union
+from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -50,11 +50,29 @@ class ContextAwarePrompting:
 
     The host calls :meth:`_build_text_modules` and :meth:`_init_prompts` in its ``__init__``
     (two steps so that a host keeps the original's construction order, hence its random init
-    for a given seed). The text encoder is frozen (``requires_grad=False``, eval mode) unless
+    for a given seed), sets ``score_concat_index`` (checked by :meth:`_check_score_concat_index`)
+    and fuses the score map into its features with :meth:`_fuse_score_map`. The text encoder is frozen (``requires_grad=False``, eval mode) unless
     ``freeze_text_encoder=False``; gradients still flow through it to the contexts. Its output is
     image-independent, so in inference (eval mode, no grad) it is computed once and cached until
     the contexts or its weights change; the context decoder runs for every image (and crop).
     """
+
+    @staticmethod
+    def _route_pretrained(pretrained: Optional[str], backbone: dict, text_encoder: dict,
+                          host: str) -> Tuple[dict, dict]:
+        """The original's model-level ``pretrained``: one CLIP file for both towers (an error
+        when the ``host`` model and one of its towers both set one)."""
+        if pretrained is None:
+            return backbone, text_encoder
+        for name, cfg in (('backbone', backbone), ('text_encoder', text_encoder)):
+            if cfg.get('pretrained') is not None:
+                raise ValueError(f'both the {host} and its {name} set pretrained')
+        return dict(backbone, pretrained=pretrained), dict(text_encoder, pretrained=pretrained)
+
+    @staticmethod
+    def _check_score_concat_index(score_concat_index: int) -> None:
+        if score_concat_index not in range(4):
+            raise ValueError(f'score_concat_index must be 0..3, got {score_concat_index}')
 
     def _build_text_modules(self, text_encoder: dict, context_decoder: dict, registry) -> None:
         """``text_encoder`` (resolved in clipdense's text registry first) and
@@ -145,6 +163,19 @@ class ContextAwarePrompting:
                             'embeddings last: CLIPResNetWithAttention or '
                             'CLIPVisionTransformer(get_embeddings=True)')
         return list(feats[:4]), self.match_pixels_and_text(*pair)
+
+    def _fuse_score_map(self, stages: Sequence[Tensor], score_map: Tensor) -> Sequence[Tensor]:
+        """``stages`` with ``score_map`` ``(B, K, h, w)`` concatenated onto stage
+        ``score_concat_index`` (channels), through the host's neck when it has one."""
+        index = self.score_concat_index
+        if score_map.shape[-2:] != stages[index].shape[-2:]:
+            raise ValueError(f'score map {tuple(score_map.shape[-2:])} does not match backbone '
+                             f'level {index} {tuple(stages[index].shape[-2:])}; set '
+                             'score_concat_index to the level of the dense embeddings (3 for CLIP '
+                             'ResNets, 2 for ViT-B/16)')
+        stages = list(stages)
+        stages[index] = torch.cat([stages[index], score_map], dim=1)
+        return self.neck(stages) if self.with_neck else tuple(stages)
 
     def pixel_text_scores(self, inputs: Tensor) -> PixelTextScores:
         """Public access to DenseCLIP's pixel-text matching for preprocessed ``inputs``
